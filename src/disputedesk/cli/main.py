@@ -1,0 +1,75 @@
+"""The ``disputedesk`` command: a thin Typer edge over the services.
+
+Each module in this package that defines ``register(app)`` adds its commands; this file only
+assembles them and maps the desk's errors to exit codes and one readable line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from disputedesk import errors
+
+app = typer.Typer(
+    name="disputedesk",
+    help="Refunds and disputes desk for Stripe merchants.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# One table: error class -> exit code (most specific first).
+EXIT_CODES: list[tuple[type[errors.DisputeDeskError], int]] = [
+    (errors.ConfigError, 3),
+    (errors.ValidationError, 2),
+    (errors.NotFound, 4),
+    (errors.Conflict, 5),
+    (errors.PermissionDenied, 6),
+    (errors.AuthenticationFailed, 6),
+    (errors.StripeError, 7),
+    (errors.DisputeDeskError, 1),
+]
+
+
+def exit_code_for(exc: errors.DisputeDeskError) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return 1
+
+
+def _register_all() -> None:
+    package = importlib.import_module("disputedesk.cli")
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name in {"main"} or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"disputedesk.cli.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+_register_all()
+
+
+@app.callback()
+def _root() -> None:
+    """Refunds and disputes desk for Stripe merchants."""
+
+
+def main() -> None:
+    """Entry point: a desk error becomes one line on stderr and an exit code, never a traceback."""
+    try:
+        app()  # standalone: Typer handles usage errors and --help itself
+    except errors.DisputeDeskError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(exit_code_for(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""One Settings object, read once at start-up (prefix ``DISPUTEDESK_``).
+
+Every field is documented in docs/configuration.md; a test fails when one is not. Secrets are
+``SecretStr`` so that printing the settings never shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from disputedesk.errors import ConfigError
+
+# The API version the desk is written against; the gateway pins it on every call.
+STRIPE_API_VERSION = "2026-10-28.endive"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DISPUTEDESK_",
+        env_file=None,
+        extra="ignore",
+        toml_file="disputedesk.toml",
+    )
+
+    # --- storage ---
+    data_dir: Path = Field(Path("."), description="Folder for the SQLite file and generated files.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/disputedesk.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+
+    # --- Stripe ---
+    stripe_api_key: SecretStr | None = Field(None, description="Secret key (sk_live_/sk_test_/rk_).")
+    stripe_api_base: str | None = Field(
+        None, description="Base address of Stripe's API; set to the emulator's address to use it."
+    )
+    stripe_account: str | None = Field(
+        None, description="Connected account id (acct_...) sent as Stripe-Account, for platforms."
+    )
+    stripe_timeout: float = Field(30.0, description="Seconds before a Stripe request times out.")
+    stripe_max_retries: int = Field(
+        4, description="Retries on 429, 5xx and network errors, with exponential backoff."
+    )
+    stripe_rate_limit: float = Field(
+        25.0, description="Most Stripe requests per second the desk sends (client-side limiter)."
+    )
+
+    # --- webhooks ---
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Webhook signing secrets (whsec_...), comma-separated; several for rotation.",
+    )
+    webhook_tolerance: int = Field(300, description="Seconds a webhook timestamp may be off.")
+    webhook_max_body_bytes: int = Field(
+        1_000_000, description="Largest webhook body accepted; larger answers 413."
+    )
+
+    # --- worker ---
+    worker_poll_interval: float = Field(0.5, description="Seconds an idle worker waits between polls.")
+    worker_batch_size: int = Field(100, description="Events a worker claims at once.")
+    job_max_attempts: int = Field(8, description="Attempts before a failing event or job is parked.")
+    reconcile_interval: int = Field(
+        3600, description="Seconds between reconciliations of open disputes and pending refunds."
+    )
+
+    # --- web ---
+    host: str = Field("127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(8000, description="Port the web app listens on.")
+    secret_key: SecretStr | None = Field(
+        None, description="Key that signs session cookies; generated into data_dir when unset."
+    )
+    display_timezone: str = Field("UTC", description="Default time zone for showing times.")
+
+    # --- refunds ---
+    order_metadata_key: str = Field(
+        "order_id", description="Charge metadata key that holds the merchant's order id."
+    )
+    approval_threshold: str | None = Field(
+        None,
+        description='Refunds above this need a second person, e.g. "100.00 USD"; '
+        "several comma-separated, one per currency.",
+    )
+    approval_daily_limit: str | None = Field(
+        None, description='Refunds past this daily total per operator need approval, e.g. "500 USD".'
+    )
+
+    # --- disputes ---
+    reminder_schedule: str = Field(
+        "7d,72h,24h,6h", description="When to remind before evidence is due (d, h, m units)."
+    )
+    notify_slack_webhook_url: SecretStr | None = Field(
+        None, description="Slack-compatible incoming webhook for reminders and alerts."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS with the SMTP server.")
+    notify_email_from: str | None = Field(None, description="Sender address of notifications.")
+    notify_email_to: str | None = Field(None, description="Recipients of notifications, comma-separated.")
+
+    # --- automation ---
+    rules_file: Path | None = Field(
+        None, description="Automation rules (TOML or YAML); the default rule set when unset."
+    )
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        # Precedence: CLI options, then DISPUTEDESK_* variables, then ./disputedesk.toml.
+        toml: PydanticBaseSettingsSource = TomlConfigSettingsSource(settings_cls)
+        return (init_settings, env_settings, toml)
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'disputedesk.db').resolve()}"
+
+
+def load_settings(**overrides) -> Settings:
+    """Build the settings from the environment, with explicit overrides (CLI options) on top."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except Exception as exc:  # pydantic's ValidationError: turn it into one readable line
+        raise ConfigError(f"invalid settings: {exc}", hint="check the DISPUTEDESK_* variables") from exc

@@ -1,0 +1,134 @@
+"""Money: integer minor units and the one table of currency exponents.
+
+Every amount in the desk is an ``int`` in the currency's smallest unit, exactly as Stripe sends it.
+People type amounts in major units ("12.50 EUR", "1500 JPY", "1.234 KWD"); :func:`parse_money`
+turns those into minor units with the currency's exponent and :func:`format_money` turns them back.
+Floats never touch money: parsing goes through :class:`decimal.Decimal`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from disputedesk.errors import MoneyError
+
+# Stripe's zero-decimal currencies: the amount is whole units.
+ZERO_DECIMAL = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+)
+# Stripe's three-decimal currencies: three minor digits, and Stripe wants multiples of 10.
+THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
+
+
+def exponent(currency: str) -> int:
+    """Number of minor-unit digits of ``currency`` (ISO code, any case)."""
+    code = _code(currency)
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def _code(currency: str) -> str:
+    code = (currency or "").strip().lower()
+    if not re.fullmatch(r"[a-z]{3}", code):
+        raise MoneyError(
+            f"'{currency}' is not a currency code",
+            param="currency",
+            hint="use a three-letter ISO code such as usd, eur or jpy",
+        )
+    return code
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    """An amount in minor units with its currency (lowercase ISO code)."""
+
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise MoneyError("amounts are whole numbers of minor units", param="amount")
+        object.__setattr__(self, "currency", _code(self.currency))
+
+    def __str__(self) -> str:
+        return format_money(self.amount, self.currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise MoneyError(
+                f"cannot combine {self.currency.upper()} with {other.currency.upper()}",
+                param="currency",
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+
+_MONEY_RE = re.compile(
+    r"^\s*(?:(?P<cur1>[A-Za-z]{3})\s+)?(?P<num>[-+]?[0-9][0-9_,]*(?:\.[0-9]+)?|[-+]?\.[0-9]+)"
+    r"\s*(?P<cur2>[A-Za-z]{3})?\s*$"
+)
+
+
+def to_minor(major: Decimal | str | int, currency: str) -> int:
+    """Convert a major-unit amount to minor units, refusing digits the currency cannot hold."""
+    try:
+        value = Decimal(str(major).replace(",", "").replace("_", ""))
+    except InvalidOperation as exc:
+        raise MoneyError(f"'{major}' is not a number", param="amount") from exc
+    exp = exponent(currency)
+    scaled = value.scaleb(exp)
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(
+            f"{major} has more decimals than {currency.upper()} allows ({exp})",
+            param="amount",
+            hint=f"{currency.upper()} amounts have {exp} decimal places",
+        )
+    return int(scaled)
+
+
+def to_major(amount: int, currency: str) -> Decimal:
+    """Minor units to an exact :class:`Decimal` in major units."""
+    exp = exponent(currency)
+    return Decimal(amount).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
+
+
+def parse_money(text: str, default_currency: str | None = None) -> Money:
+    """Read an amount as people write it: "12.50 EUR", "EUR 12.50", "1500 JPY", "1.234 KWD".
+
+    The currency may be omitted when ``default_currency`` is given (e.g. the charge's currency).
+    """
+    match = _MONEY_RE.match(text or "")
+    if not match:
+        raise MoneyError(
+            f"cannot read the amount '{text}'",
+            param="amount",
+            hint='write it like "12.50 EUR", "1500 JPY" or "1.234 KWD"',
+        )
+    cur1, cur2 = match["cur1"], match["cur2"]
+    if cur1 and cur2:
+        raise MoneyError(f"'{text}' names two currencies", param="amount")
+    currency = cur1 or cur2 or default_currency
+    if not currency:
+        raise MoneyError(
+            f"'{text}' has no currency", param="amount", hint='add it, as in "12.50 EUR"'
+        )
+    minor = to_minor(match["num"], currency)
+    if minor <= 0:
+        raise MoneyError(f"the amount must be positive, got '{text}'", param="amount")
+    return Money(minor, currency)
+
+
+def format_money(amount: int, currency: str) -> str:
+    """``1250, "eur"`` -> ``"12.50 EUR"``; ``1500, "jpy"`` -> ``"1500 JPY"``."""
+    return f"{to_major(amount, currency)} {_code(currency).upper()}"
