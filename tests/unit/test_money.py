@@ -41,6 +41,8 @@ def test_parse_money_uses_the_default_currency_when_none_is_written():
         ("0 USD", "positive"),
         ("USD 10 EUR", "two currencies"),
         ("10 EURO", "cannot read"),
+        ("12,50 EUR", "comma as the decimal separator"),
+        ("1,00,000 INR", "comma"),
     ],
 )
 def test_parse_money_refuses_bad_input_with_a_message_naming_the_problem(text, fragment):

@@ -74,16 +74,19 @@ class Money:
         return Money(self.amount - other.amount, self.currency)
 
 
+# Commas only as thousands separators ("1,000.50"): "12,50" must not silently become 1250.
 _MONEY_RE = re.compile(
-    r"^\s*(?:(?P<cur1>[A-Za-z]{3})\s+)?(?P<num>[-+]?[0-9][0-9_,]*(?:\.[0-9]+)?|[-+]?\.[0-9]+)"
+    r"^\s*(?:(?P<cur1>[A-Za-z]{3})\s+)?"
+    r"(?P<num>[-+]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|[-+]?\.[0-9]+)"
     r"\s*(?P<cur2>[A-Za-z]{3})?\s*$"
 )
+_DECIMAL_COMMA_RE = re.compile(r"[0-9],[0-9]{1,2}(?![0-9])")
 
 
 def to_minor(major: Decimal | str | int, currency: str) -> int:
     """Convert a major-unit amount to minor units, refusing digits the currency cannot hold."""
     try:
-        value = Decimal(str(major).replace(",", "").replace("_", ""))
+        value = Decimal(str(major).replace(",", ""))
     except InvalidOperation as exc:
         raise MoneyError(f"'{major}' is not a number", param="amount") from exc
     exp = exponent(currency)
@@ -109,6 +112,12 @@ def parse_money(text: str, default_currency: str | None = None) -> Money:
     The currency may be omitted when ``default_currency`` is given (e.g. the charge's currency).
     """
     match = _MONEY_RE.match(text or "")
+    if not match and _DECIMAL_COMMA_RE.search(text or ""):
+        raise MoneyError(
+            f"'{text}' uses a comma as the decimal separator",
+            param="amount",
+            hint="write the decimals with a dot, as in 12.50 EUR",
+        )
     if not match:
         raise MoneyError(
             f"cannot read the amount '{text}'",
