@@ -1,0 +1,57 @@
+"""Deterministic Stripe-style ids: ``ch_`` + 24 base62 characters drawn from a seeded RNG.
+
+Stripe's prefixes per object type live in :data:`PREFIXES`; :func:`object_type_for` maps an id
+back to its type so ``expand[]`` and the control plane can find any object from its id alone.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+# object type (Stripe's ``object`` value) -> id prefix
+PREFIXES: dict[str, str] = {
+    "payment_intent": "pi",
+    "charge": "ch",
+    "refund": "re",
+    "balance_transaction": "txn",
+    "event": "evt",
+    "webhook_endpoint": "we",
+    "dispute": "du",
+    "file": "file",
+    "file_link": "link",
+    "radar.early_fraud_warning": "issfr",
+    "payment_method": "pm",
+    "card": "card",
+    "customer": "cus",
+    "request": "req",
+    "account": "acct",
+}
+_TYPE_BY_PREFIX = {v: k for k, v in PREFIXES.items()}
+
+
+def object_type_for(object_id: str) -> str | None:
+    """The object type an id belongs to, from its prefix (``None`` if unknown)."""
+    prefix, sep, _ = object_id.partition("_")
+    if not sep:
+        return None
+    return _TYPE_BY_PREFIX.get(prefix)
+
+
+class IdGenerator:
+    """Same seed, same sequence of calls -> same ids (thread-safe)."""
+
+    def __init__(self, seed: int | None = 0) -> None:
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def token(self, length: int = 24) -> str:
+        with self._lock:
+            return "".join(self._rng.choice(ALPHABET) for _ in range(length))
+
+    def new(self, object_type: str, length: int = 24) -> str:
+        """A fresh id for an object type (``"charge"`` -> ``ch_...``) or a raw prefix."""
+        prefix = PREFIXES.get(object_type, object_type)
+        return f"{prefix}_{self.token(length)}"

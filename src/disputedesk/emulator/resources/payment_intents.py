@@ -1,0 +1,373 @@
+"""PaymentIntents: create (optionally ``confirm=true``), retrieve, update, confirm, capture,
+cancel, list. Confirmation with a ``pm_card_*`` test PaymentMethod creates the charge
+(``latest_charge``) through :func:`charges.create_charge`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import cards, currencies, errors, objects, params as P
+from ..cards import TestCard
+from ..routing import Route
+from ..state import Obj
+from . import charges
+
+if TYPE_CHECKING:
+    from ..context import Ctx
+
+TYPE = "payment_intent"
+INDEXES = {TYPE: ("customer",), "payment_method": ()}
+CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
+CANCELLATION_REASONS = ("abandoned", "duplicate", "fraudulent", "requested_by_customer")
+
+
+def build(ctx: "Ctx", *, amount: int, currency: str, customer: str | None,
+          description: str | None, metadata: dict[str, str], receipt_email: str | None,
+          capture_method: str, payment_method_types: list[str],
+          statement_descriptor: str | None, statement_descriptor_suffix: str | None,
+          shipping: dict[str, Any] | None, setup_future_usage: str | None,
+          transfer_group: str | None) -> Obj:
+    pi_id = ctx.new_id(TYPE)
+    return {
+        "id": pi_id,
+        "object": TYPE,
+        "allowed_payment_method_types": None,
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_details": None,
+        "amount_received": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": capture_method,
+        "client_secret": f"{pi_id}_secret_{ctx.emulator.ids.token(25)}",
+        "confirmation_method": "automatic",
+        "created": ctx.now(),
+        "currency": currency,
+        "customer": customer,
+        "customer_account": None,
+        "description": description,
+        "excluded_payment_method_types": None,
+        "hooks": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": False,
+        "managed_payments": None,
+        "metadata": metadata,
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_details": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {"card": {
+            "capture_method": None, "installments": None, "mandate_options": None,
+            "network": None, "request_extended_authorization": None,
+            "request_incremental_authorization": None, "request_multicapture": None,
+            "request_overcapture": None, "request_three_d_secure": "automatic",
+            "require_cvc_recollection": None, "setup_credential_usage": None,
+            "setup_future_usage": None, "statement_descriptor_suffix_kana": None,
+            "statement_descriptor_suffix_kanji": None, "stored_credential_usage": None}},
+        "payment_method_types": payment_method_types,
+        "payment_record": None,
+        "presentment_details": None,
+        "processing": None,
+        "receipt_email": receipt_email,
+        "review": None,
+        "setup_future_usage": setup_future_usage,
+        "shipping": shipping,
+        "source": None,
+        "statement_descriptor": statement_descriptor,
+        "statement_descriptor_suffix": statement_descriptor_suffix,
+        "status": "requires_payment_method",
+        "transfer_data": None,
+        "transfer_group": transfer_group,
+    }
+
+
+def payment_method_object(ctx: "Ctx", pm_id: str, card: TestCard, customer: str | None) -> Obj:
+    return {
+        "id": pm_id, "object": "payment_method", "allow_redisplay": "unspecified",
+        "billing_details": charges.billing_details(),
+        "card": {"brand": card.brand, "checks": {"address_line1_check": None,
+                                                 "address_postal_code_check": None,
+                                                 "cvc_check": "unchecked"},
+                 "country": card.country, "display_brand": card.brand,
+                 "exp_month": card.exp_month, "exp_year": card.exp_year,
+                 "fingerprint": charges.fingerprint(card), "funding": card.funding,
+                 "generated_from": None, "last4": card.last4,
+                 "networks": {"available": [card.brand], "preferred": None},
+                 "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True},
+                 "wallet": None},
+        "created": ctx.now(), "customer": customer, "livemode": False, "metadata": {},
+        "type": "card",
+    }
+
+
+def resolve_payment_method(ctx: "Ctx", name: str, customer: str | None,
+                           param: str = "payment_method") -> tuple[str, TestCard]:
+    """``pm_card_visa`` -> a fresh ``pm_...`` id and its card; a known ``pm_...`` id -> itself."""
+    coll = ctx.coll("payment_method")
+    existing = coll.get(name)
+    if existing is not None:
+        return name, coll.meta[name]["card"]
+    card = cards.lookup(name)
+    if card is None or not name.startswith("pm_"):
+        raise errors.missing("PaymentMethod", name, param=param)
+    pm_id = ctx.new_id("payment_method")
+    coll.add(payment_method_object(ctx, pm_id, card, customer), {"card": card})
+    return pm_id, card
+
+
+def create_payment_intent(ctx: "Ctx", *, amount: int, currency: str, customer: str | None = None,
+                          description: str | None = None, metadata: dict[str, str] | None = None,
+                          receipt_email: str | None = None, capture_method: str = "automatic_async",
+                          payment_method: str | None = None,
+                          payment_method_types: list[str] | None = None,
+                          statement_descriptor: str | None = None,
+                          statement_descriptor_suffix: str | None = None,
+                          shipping: dict[str, Any] | None = None,
+                          setup_future_usage: str | None = None,
+                          transfer_group: str | None = None) -> Obj:
+    pi = build(ctx, amount=amount, currency=currency, customer=customer, description=description,
+               metadata=dict(metadata or {}), receipt_email=receipt_email,
+               capture_method=capture_method, payment_method_types=payment_method_types or ["card"],
+               statement_descriptor=statement_descriptor,
+               statement_descriptor_suffix=statement_descriptor_suffix, shipping=shipping,
+               setup_future_usage=setup_future_usage, transfer_group=transfer_group)
+    if payment_method is not None:
+        pm_id, card = resolve_payment_method(ctx, payment_method, customer)
+        pi["payment_method"] = pm_id
+        pi["status"] = "requires_confirmation"
+    ctx.coll(TYPE).add(pi)
+    ctx.emit("payment_intent.created", pi)
+    return pi
+
+
+def confirm_payment_intent(ctx: "Ctx", pi: Obj, payment_method: str | None = None) -> Obj:
+    """Attempt the payment. On a decline, raises the 402 card error after recording it."""
+    if pi["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action"):
+        raise errors.invalid(
+            f"You cannot confirm this PaymentIntent because it has a status of {pi['status']}. "
+            "Only a PaymentIntent with one of the following statuses may be confirmed: "
+            "requires_confirmation, requires_action, requires_payment_method.",
+            code="payment_intent_unexpected_state", param=None,
+            payment_intent=pi)
+    if payment_method is not None:
+        pm_id, card = resolve_payment_method(ctx, payment_method, pi["customer"])
+        pi["payment_method"] = pm_id
+    elif pi["payment_method"] is not None:
+        pm_id = pi["payment_method"]
+        card = ctx.coll("payment_method").meta[pm_id]["card"]
+    else:
+        raise errors.invalid(
+            "You cannot confirm this PaymentIntent because it's missing a payment method. To "
+            "confirm the PaymentIntent with cus_xxx, specify a payment method attached to this "
+            "customer along with the customer ID.", param="payment_method",
+            code="payment_intent_unexpected_state")
+    manual = pi["capture_method"] == "manual"
+    charge = charges.create_charge(
+        ctx, amount=pi["amount"], currency=pi["currency"], card=card, payment_method=pm_id,
+        capture=not manual, customer=pi["customer"], description=pi["description"],
+        metadata=pi["metadata"], receipt_email=pi["receipt_email"], payment_intent=pi["id"],
+        shipping=pi["shipping"], statement_descriptor=pi["statement_descriptor"],
+        statement_descriptor_suffix=pi["statement_descriptor_suffix"],
+        transfer_group=pi["transfer_group"])
+    pi["latest_charge"] = charge["id"]
+    if card.decline is not None:
+        pm = ctx.coll("payment_method").get(pm_id)
+        error = errors.card_error(card.decline.message, code=card.decline.code,
+                                  decline_code=card.decline.decline_code, charge=charge["id"])
+        last_error = dict(error.body()["error"])
+        last_error.pop("request_log_url", None)
+        last_error.update({"advice_code": charge["outcome"]["advice_code"],
+                           "network_advice_code": None, "network_decline_code": None,
+                           "param": None, "payment_intent": None, "payment_method": pm,
+                           "payment_method_type": "card", "request_log_url": None,
+                           "setup_intent": None, "source": None})
+        pi["last_payment_error"] = last_error
+        pi["payment_method"] = None
+        pi["status"] = "requires_payment_method"
+        ctx.emit("payment_intent.payment_failed", pi)
+        error.extra.update({"payment_intent": pi, "payment_method": pm,
+                            "advice_code": last_error["advice_code"]})
+        raise error
+    pi["last_payment_error"] = None
+    if manual:
+        pi["status"] = "requires_capture"
+        pi["amount_capturable"] = pi["amount"]
+        ctx.emit("payment_intent.amount_capturable_updated", pi)
+    else:
+        pi["status"] = "succeeded"
+        pi["amount_received"] = pi["amount"]
+        ctx.emit("payment_intent.succeeded", pi)
+    return pi
+
+
+def create_and_confirm(ctx: "Ctx", **kwargs: Any) -> Obj:
+    """Create and confirm in one go (what ``confirm=true`` does); for seeding and tests."""
+    pi = create_payment_intent(ctx, **kwargs)
+    return confirm_payment_intent(ctx, pi)
+
+
+# ---------------------------------------------------------------------------- handlers
+
+CREATE_PARAMS = ("amount", "currency", "customer", "description", "metadata", "receipt_email",
+                 "payment_method", "payment_method_types", "confirm", "capture_method",
+                 "confirmation_method", "statement_descriptor", "statement_descriptor_suffix",
+                 "shipping", "setup_future_usage", "transfer_group", "automatic_payment_methods",
+                 "off_session", "return_url", "error_on_requires_action", "use_stripe_sdk",
+                 "payment_method_options")
+
+
+def create(ctx: "Ctx") -> Obj:
+    p = ctx.params
+    amount = P.integer(p, "amount", required=True)
+    code = currencies.currency(P.string(p, "currency", required=True))
+    currencies.check_charge_amount(amount or 0, code)
+    apm = P.hash_(p, "automatic_payment_methods")
+    types = P.string_list(p, "payment_method_types")
+    if types is not None and any(t != "card" for t in types):
+        raise errors.invalid("The emulator supports the payment method type card only.",
+                             param="payment_method_types",
+                             code="payment_intent_invalid_parameter")
+    pi = create_payment_intent(
+        ctx, amount=amount or 0, currency=code, customer=P.string(p, "customer"),
+        description=P.string(p, "description", max_length=1000, nullable=True),
+        metadata=P.apply_metadata(None, p),
+        receipt_email=P.string(p, "receipt_email", nullable=True),
+        capture_method=P.enum(p, "capture_method", CAPTURE_METHODS) or "automatic_async",
+        payment_method=P.string(p, "payment_method"), payment_method_types=types,
+        statement_descriptor=P.string(p, "statement_descriptor", max_length=22),
+        statement_descriptor_suffix=P.string(p, "statement_descriptor_suffix", max_length=22),
+        shipping=P.hash_(p, "shipping"),
+        setup_future_usage=P.enum(p, "setup_future_usage", ("off_session", "on_session")),
+        transfer_group=P.string(p, "transfer_group"))
+    if apm is not None:
+        pi["automatic_payment_methods"] = {
+            "allow_redirects": apm.get("allow_redirects", "always"),
+            "enabled": apm.get("enabled") in ("true", True)}
+    if P.boolean(p, "confirm", False):
+        confirm_payment_intent(ctx, pi)
+    return ctx.render(pi)
+
+
+def retrieve(ctx: "Ctx") -> Obj:
+    return ctx.render(ctx.get(TYPE, ctx.path["id"], kind="payment_intent"))
+
+
+def update(ctx: "Ctx") -> Obj:
+    p = ctx.params
+    pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    changes: dict[str, Any] = {}
+    if "metadata" in p:
+        changes["metadata"] = P.apply_metadata(pi["metadata"], p)
+    if "description" in p:
+        changes["description"] = P.string(p, "description", max_length=1000, nullable=True)
+    if "receipt_email" in p:
+        changes["receipt_email"] = P.string(p, "receipt_email", nullable=True)
+    if "amount" in p or "currency" in p or "payment_method" in p:
+        if pi["status"] not in ("requires_payment_method", "requires_confirmation"):
+            raise errors.invalid(
+                f"This PaymentIntent's amount, currency or payment_method could not be updated "
+                f"because it has a status of {pi['status']}.",
+                code="payment_intent_unexpected_state")
+        if "amount" in p:
+            changes["amount"] = P.integer(p, "amount", minimum=1)
+        if "currency" in p:
+            changes["currency"] = currencies.currency(P.string(p, "currency"))
+        if "payment_method" in p:
+            pm_id, _ = resolve_payment_method(ctx, P.string(p, "payment_method") or "",
+                                              pi["customer"])
+            changes["payment_method"] = pm_id
+            changes["status"] = "requires_confirmation"
+    if "customer" in p:
+        changes["customer"] = P.string(p, "customer", nullable=True)
+    objects.change(ctx, pi, changes)  # Stripe has no payment_intent.updated event
+    return ctx.render(pi)
+
+
+def confirm(ctx: "Ctx") -> Obj:
+    p = ctx.params
+    pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    if "receipt_email" in p:
+        pi["receipt_email"] = P.string(p, "receipt_email", nullable=True)
+    if "capture_method" in p:
+        pi["capture_method"] = P.enum(p, "capture_method", CAPTURE_METHODS)
+    confirm_payment_intent(ctx, pi, P.string(p, "payment_method"))
+    return ctx.render(pi)
+
+
+def capture(ctx: "Ctx") -> Obj:
+    p = ctx.params
+    pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    if pi["status"] != "requires_capture":
+        raise errors.invalid(
+            f"This PaymentIntent could not be captured because it has a status of "
+            f"{pi['status']}. Only a PaymentIntent with one of the following statuses may be "
+            "captured: requires_capture.", code="payment_intent_unexpected_state",
+            payment_intent=pi)
+    amount = P.integer(p, "amount_to_capture", minimum=1)
+    if amount is not None and amount > pi["amount_capturable"]:
+        raise errors.invalid(
+            f"The amount_to_capture ({amount}) is greater than the amount_capturable "
+            f"({pi['amount_capturable']}).", param="amount_to_capture",
+            code="amount_too_large")
+    if "metadata" in p:
+        pi["metadata"] = P.apply_metadata(pi["metadata"], p)
+    charge = ctx.get("charge", pi["latest_charge"])
+    charges.capture_charge(ctx, charge, amount)
+    pi["status"] = "succeeded"
+    pi["amount_received"] = charge["amount_captured"]
+    pi["amount_capturable"] = 0
+    ctx.emit("payment_intent.succeeded", pi)
+    return ctx.render(pi)
+
+
+def cancel(ctx: "Ctx") -> Obj:
+    p = ctx.params
+    pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    if pi["status"] in ("succeeded", "canceled", "processing"):
+        raise errors.invalid(
+            f"You cannot cancel this PaymentIntent because it has a status of {pi['status']}. "
+            "Only a PaymentIntent with one of the following statuses may be canceled: "
+            "requires_payment_method, requires_capture, requires_confirmation, requires_action.",
+            code="payment_intent_unexpected_state", payment_intent=pi)
+    reason = P.enum(p, "cancellation_reason", CANCELLATION_REASONS)
+    if pi["status"] == "requires_capture" and pi["latest_charge"]:
+        charge = ctx.get("charge", pi["latest_charge"])
+        # the authorization is released: Stripe refunds the uncaptured charge
+        objects.change(ctx, charge, {"amount_refunded": charge["amount"], "refunded": True},
+                       "charge.refunded")
+    pi.update({"status": "canceled", "canceled_at": ctx.now(), "cancellation_reason": reason,
+               "amount_capturable": 0})
+    ctx.emit("payment_intent.canceled", pi)
+    return ctx.render(pi)
+
+
+def list_(ctx: "Ctx") -> Obj:
+    p = ctx.params
+    coll = ctx.coll(TYPE)
+    customer = P.string(p, "customer")
+    ids = coll.by("customer", customer) if customer else coll.ids()
+    objects_, has_more = P.page(coll, ids, p, "/v1/payment_intents")
+    return ctx.list_response(objects_, has_more, "/v1/payment_intents")
+
+
+ROUTES = [
+    Route("POST", "/v1/payment_intents", create, CREATE_PARAMS),
+    Route("GET", "/v1/payment_intents", list_, P.LIST_PARAMS + ("customer",)),
+    Route("GET", "/v1/payment_intents/{id}", retrieve, ("client_secret",)),
+    Route("POST", "/v1/payment_intents/{id}", update,
+          ("metadata", "description", "receipt_email", "amount", "currency", "payment_method",
+           "customer")),
+    Route("POST", "/v1/payment_intents/{id}/confirm", confirm,
+          ("payment_method", "receipt_email", "capture_method", "return_url", "off_session",
+           "error_on_requires_action", "use_stripe_sdk", "payment_method_options")),
+    Route("POST", "/v1/payment_intents/{id}/capture", capture,
+          ("amount_to_capture", "metadata", "statement_descriptor",
+           "statement_descriptor_suffix", "application_fee_amount", "final_capture")),
+    Route("POST", "/v1/payment_intents/{id}/cancel", cancel, ("cancellation_reason",)),
+]
