@@ -110,9 +110,18 @@ class Settings(BaseSettings):
     notify_email_from: str | None = Field(None, description="Sender address of notifications.")
     notify_email_to: str | None = Field(None, description="Recipients of notifications, comma-separated.")
 
+    order_source_file: Path | None = Field(
+        None, description="Order source settings (TOML or YAML; see docs/order-sources.md)."
+    )
+
     # --- automation ---
     rules_file: Path | None = Field(
         None, description="Automation rules (TOML or YAML); the default rule set when unset."
+    )
+
+    # --- accounts ---
+    cookie_secure: bool | None = Field(
+        None, description="Mark the session cookie Secure; unset: when the request came over https."
     )
 
     @classmethod
