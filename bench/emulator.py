@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--refunds must be at least 10")
 
     print(f"refunds created per second through stripe-python {stripe.VERSION} "
-          f"({args.refunds - 5} timed refunds per run)")
+          f"({args.refunds - 5} timed refunds per run; {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at start: the client shares the machine with the server)")
     emu = run("emulator", start_emulator, emulator_charge, args.refunds, args.threads)
     ls: dict[int, float] = {}
     if not args.skip_localstripe:

@@ -63,7 +63,7 @@ class WebhookSink:
                 with sink._lock:
                     status = sink.statuses.pop(0) if sink.statuses else 200
                     sink.requests.append({"headers": dict(self.headers), "body": body,
-                                          "status": status})
+                                          "status": status, "path": self.path})
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

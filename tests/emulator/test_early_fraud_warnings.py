@@ -112,3 +112,20 @@ def test_list_pages_newest_first(client: Any, emulator: Any) -> None:
     walked = [e.id for e in client.v1.radar.early_fraud_warnings.list(
         params={"limit": 1}).auto_paging_iter()]
     assert walked == ids[::-1]
+
+
+def test_full_refund_flips_the_warning_within_the_refund_request(client: Any,
+                                                                  emulator: Any) -> None:
+    pi = client.v1.payment_intents.create(params={
+        "amount": 3000, "currency": "usd", "payment_method": "pm_card_createEarlyFraudWarning",
+        "confirm": True})
+    emulator.advance(1)
+    client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1000})
+    client.v1.refunds.create(params={"payment_intent": pi.id})  # the rest: fully refunded now
+    # no read of the warning in between: the update event exists already, caused by the refund
+    updates = client.v1.events.list(params={"type": "radar.early_fraud_warning.updated"}).data
+    refunds = client.v1.events.list(params={"type": "refund.created"}).data
+    assert len(updates) == 1
+    assert updates[0].data.object.actionable is False
+    assert updates[0].data.previous_attributes.actionable is True
+    assert updates[0].request.id == refunds[0].request.id  # the second (newest) refund

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import httpx
 import pytest
 import stripe
+
+from disputedesk.emulator.testing import stripe_client
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -112,3 +115,38 @@ def test_files_are_kept_apart_per_connected_account(emulator_server: Any) -> Non
     assert connected.v1.files.retrieve(f.id).id == f.id
     with pytest.raises(stripe.InvalidRequestError):
         platform.v1.files.retrieve(f.id)
+
+
+# ----------------------------------------------------------------------------- contents
+
+def test_file_url_serves_the_uploaded_bytes(client: Any, base_url: str) -> None:
+    f = upload(client, PDF, name="receipt.pdf")
+    assert f.url == f"{base_url}/v1/files/{f.id}/contents"
+    r = httpx.get(f.url, headers={"Authorization": "Bearer sk_test_download"})
+    assert r.status_code == 200
+    assert r.content == PDF
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["Request-Id"].startswith("req_")
+
+
+def test_file_url_follows_the_address_the_client_used(emulator_server: Any) -> None:
+    other = f"http://localhost:{emulator_server.port}"
+    f = upload(stripe_client(other), PNG, name="shot.png")
+    assert f.url == f"{other}/v1/files/{f.id}/contents"
+
+
+def test_file_contents_need_a_key_and_an_existing_file(base_url: str) -> None:
+    assert httpx.get(f"{base_url}/v1/files/file_nope/contents").status_code == 401
+    r = httpx.get(f"{base_url}/v1/files/file_nope/contents",
+                  headers={"Authorization": "Bearer sk_test_download"})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "resource_missing"
+
+
+def test_file_contents_belong_to_the_uploading_account(emulator_server: Any) -> None:
+    connected = emulator_server.stripe_client(stripe_account="acct_1FileOwner0000000")
+    f = upload(connected, JPEG, name="photo.jpg")
+    auth = {"Authorization": "Bearer sk_test_download"}
+    assert httpx.get(f.url, headers=auth).status_code == 404
+    r = httpx.get(f.url, headers={**auth, "Stripe-Account": "acct_1FileOwner0000000"})
+    assert (r.status_code, r.content) == (200, JPEG)

@@ -123,6 +123,37 @@ def test_expand_nested_and_in_lists(client: Any) -> None:
     assert listed.data[0].charge.id == pi.latest_charge
 
 
+def test_dispute_expands_charge_payment_intent_and_balance_transactions(client: Any,
+                                                                       emulator: Any) -> None:
+    pi = client.v1.payment_intents.create(params={
+        "amount": 2000, "currency": "usd", "payment_method": "pm_card_createDispute",
+        "confirm": True})
+    emulator.advance(1)
+    (plain,) = client.v1.disputes.list(params={"payment_intent": pi.id}).data
+    assert isinstance(plain.charge, str) and isinstance(plain.payment_intent, str)
+    dispute = client.v1.disputes.retrieve(plain.id, params={"expand": [
+        "charge.balance_transaction", "payment_intent.latest_charge"]})
+    assert dispute.charge.id == pi.latest_charge
+    assert dispute.charge.balance_transaction.object == "balance_transaction"
+    assert dispute.payment_intent.latest_charge.id == pi.latest_charge
+    (withdrawal,) = dispute.balance_transactions
+    assert (withdrawal.object, withdrawal.amount, withdrawal.fee) == ("balance_transaction",
+                                                                     -2000, 1500)
+    listed = client.v1.disputes.list(params={"expand": ["data.charge"]})
+    assert listed.data[0].charge.id == pi.latest_charge
+
+
+def test_refund_expands_its_balance_transaction_and_charge(client: Any) -> None:
+    ch = charge(client, 1500)
+    refund = client.v1.refunds.create(params={"charge": ch.id, "amount": 400,
+                                              "expand": ["balance_transaction", "charge"]})
+    assert (refund.balance_transaction.amount, refund.balance_transaction.type) == (-400,
+                                                                                    "refund")
+    assert refund.charge.amount_refunded == 400
+    again = client.v1.refunds.retrieve(refund.id, params={"expand": ["balance_transaction"]})
+    assert again.balance_transaction.id == refund.balance_transaction.id
+
+
 def test_expanding_a_plain_field_is_refused(client: Any) -> None:
     ch = charge(client)
     with pytest.raises(stripe.InvalidRequestError) as info:

@@ -46,6 +46,30 @@ def test_every_response_has_a_request_id_and_stripe_version_is_accepted(base_url
     assert r.headers["Request-Id"].startswith("req_")
 
 
+@pytest.mark.parametrize("method,path,headers", [
+    ("GET", "/v1/refunds", {}),                                   # 401
+    ("GET", "/v1/refunds/re_missing", AUTH),                       # 404 resource_missing
+    ("POST", "/v1/refunds", AUTH),                                 # 400 parameter_missing
+    ("DELETE", "/v1/refunds", AUTH),                               # wrong method: 404
+    ("GET", "/v1/nothing/here", AUTH),                             # unknown URL
+    ("GET", "/v1/charges", {**AUTH, "Stripe-Account": "nobody"}),  # 403
+    ("GET", "/_emulator/clock", {}),                               # control plane
+    ("POST", "/_emulator/clock/advance", {}),                      # control plane error
+    ("GET", "/_emulator/deliveries", {}),
+])
+def test_request_id_on_errors_and_control_plane(base_url: str, method: str, path: str,
+                                                 headers: dict[str, str]) -> None:
+    r = httpx.request(method, f"{base_url}{path}", headers=headers)
+    assert r.headers["Request-Id"].startswith("req_")
+    assert r.headers["content-type"].startswith("application/json")
+
+
+def test_wrong_method_on_a_known_path_is_stripes_unrecognized_url(base_url: str) -> None:
+    r = httpx.request("PUT", f"{base_url}/v1/refunds", headers=AUTH)
+    assert r.status_code == 404
+    assert r.json()["error"]["message"].startswith("Unrecognized request URL (PUT: /v1/refunds)")
+
+
 def test_unknown_url_is_a_stripe_shaped_404(base_url: str) -> None:
     r = httpx.post(f"{base_url}/v1/no_such_thing", headers=AUTH)
     assert r.status_code == 404

@@ -46,6 +46,9 @@ def test_seed_creates_customers_payments_refunds_disputes_and_warnings(
     assert {"needs_response", "lost"} <= set(statuses)
     assert any(s.startswith("warning_") for s in statuses)
     assert Counter(d.reason for d in disputes).most_common(1)[0][0] == "fraudulent"
+    assert {d.reason for d in disputes} == {
+        "fraudulent", "product_not_received", "product_unacceptable", "unrecognized",
+        "subscription_canceled", "credit_not_processed", "general", "duplicate", "noncompliant"}
     assert all(by_charge[d.charge].disputed for d in disputes)
     efws = everything(client.v1.radar.early_fraud_warnings.list(params={"limit": 100}))
     assert len(efws) == summary["early_fraud_warnings"] > 0

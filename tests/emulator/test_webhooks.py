@@ -33,6 +33,20 @@ def test_events_filter_by_types_and_wildcard(client: Any) -> None:
     assert {e.type for e in wildcard.data} == {"payment_intent.created", "payment_intent.succeeded"}
 
 
+def test_events_filter_by_created_and_page_newest_first(client: Any, emulator: Any) -> None:
+    pay(client)
+    emulator.advance(100)
+    later = pay(client)
+    newest = client.v1.events.list(params={"created": {"gt": later.created - 1}}).data
+    assert {e.data.object.id for e in newest if e.type.startswith("payment_intent.")} == {later.id}
+    assert all(e.created >= later.created for e in newest)
+    older = client.v1.events.list(params={"created": {"lt": later.created}}).data
+    assert len(older) == 3 and all(e.created < later.created for e in older)
+    walked = list(client.v1.events.list(params={"limit": 2}).auto_paging_iter())
+    assert len(walked) == 6
+    assert [e.created for e in walked] == sorted((e.created for e in walked), reverse=True)
+
+
 def test_event_snapshot_does_not_change_with_the_object(client: Any) -> None:
     pi = pay(client)
     client.v1.refunds.create(params={"payment_intent": pi.id})
@@ -134,3 +148,47 @@ def test_payload_is_the_event_as_the_api_returns_it(client: Any, webhook_sink: A
     delivered = json.loads(webhook_sink.requests[0]["body"])
     assert delivered == client.v1.events.retrieve(delivered["id"]).to_dict() | {
         "pending_webhooks": delivered["pending_webhooks"]}
+
+
+# ----------------------------------------------------------------------------- connected accounts
+
+def test_connected_accounts_have_their_own_events_and_webhooks(emulator_server: Any,
+                                                               webhook_sink: Any) -> None:
+    platform = emulator_server.stripe_client()
+    connected = emulator_server.stripe_client(stripe_account="acct_1ConnectedHooks00")
+    other_sink_url = webhook_sink.url + "/connected"
+    platform.v1.webhook_endpoints.create(params={"url": webhook_sink.url,
+                                                 "enabled_events": ["charge.succeeded"]})
+    connected.v1.webhook_endpoints.create(params={"url": other_sink_url,
+                                                  "enabled_events": ["charge.succeeded"]})
+    pay(connected)
+    webhook_sink.wait_for(lambda s: len(s.requests) >= 1)
+    # the connected account's charge goes only to its own endpoint, and says whose it is
+    assert platform.v1.events.list().data == []
+    (event,) = connected.v1.events.list(params={"type": "charge.succeeded"}).data
+    assert event.account == "acct_1ConnectedHooks00"
+    (own_endpoint,) = connected.v1.webhook_endpoints.list().data
+    deliveries = httpx.get(f"{emulator_server.base_url}/_emulator/deliveries").json()["data"]
+    assert [(d["event"], d["webhook_endpoint"]) for d in deliveries] == [
+        (event.id, own_endpoint.id)]
+    first = webhook_sink.requests[0]
+    assert (json.loads(first["body"])["id"], first["path"]) == (event.id, "/webhooks/connected")
+    assert platform.v1.webhook_endpoints.list().data[0].url == webhook_sink.url
+    with pytest.raises(stripe.InvalidRequestError):
+        platform.v1.events.retrieve(event.id)
+
+
+def test_platform_connect_endpoint_receives_connected_account_events(emulator_server: Any,
+                                                                     webhook_sink: Any) -> None:
+    platform = emulator_server.stripe_client()
+    connected = emulator_server.stripe_client(stripe_account="acct_1ConnectedHooks01")
+    platform.v1.webhook_endpoints.create(params={"url": webhook_sink.url, "connect": True,
+                                                 "enabled_events": ["charge.succeeded"]})
+    pay(platform)       # not a Connect event: a connect endpoint does not get it
+    pay(connected)
+    webhook_sink.wait_for(lambda s: len(s.requests) >= 1)
+    (event,) = connected.v1.events.list(params={"type": "charge.succeeded"}).data
+    deliveries = httpx.get(f"{emulator_server.base_url}/_emulator/deliveries").json()["data"]
+    assert [(d["event"], d["account"]) for d in deliveries] == [
+        (event.id, "acct_1ConnectedHooks01")]
+    assert json.loads(webhook_sink.requests[0]["body"])["account"] == "acct_1ConnectedHooks01"

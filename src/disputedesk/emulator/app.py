@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
@@ -31,7 +32,6 @@ from .routing import Route
 
 log = logging.getLogger(__name__)
 
-ALL_METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -52,7 +52,7 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
         routes.append(StarletteRoute(spec.path, _endpoint(emulator, spec), methods=[spec.method],
                                      name=f"{spec.method} {spec.path}"))
     routes.extend(control_routes(emulator))
-    routes.append(StarletteRoute("/{path:path}", _unknown_url(emulator), methods=ALL_METHODS))
+    routes.append(StarletteRoute("/{path:path}", _UnknownURL(emulator), methods=None))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,7 +62,22 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
         finally:
             emulator.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Starlette's own 404/405 (paths the catch-all cannot match, e.g. with a newline)."""
+        rid = emulator.request_ids.new("request", 14)
+        status = getattr(exc, "status_code", 404)
+        if status in (404, 405):
+            return error_response(_unrecognized(request), rid)
+        return error_response(errors.invalid(str(getattr(exc, "detail", "Bad request.")),
+                                             status=status), rid)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        rid = emulator.request_ids.new("request", 14)
+        return error_response(errors.api_error("An unexpected error occurred in the emulator."),
+                              rid)
+
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.emulator = emulator
     return app
 
@@ -159,20 +174,36 @@ async def read_params(request: Request) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- dispatch
 
+def base_url(request: Request) -> str:
+    """``scheme://host[:port]`` as the client addressed the emulator (its ``Host`` header)."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
 def _endpoint(emulator: Emulator, spec: Route):
     async def endpoint(request: Request) -> Response:
         return await _dispatch(emulator, spec, request)
     return endpoint
 
 
-def _unknown_url(emulator: Emulator):
-    async def endpoint(request: Request) -> Response:
-        rid = emulator.request_ids.new("request", 14)
-        exc = errors.invalid(
-            f"Unrecognized request URL ({request.method}: {request.url.path}). Please see "
-            "https://stripe.com/docs or we can help at https://support.stripe.com/.", status=404)
-        return error_response(exc, rid)
-    return endpoint
+class _UnknownURL:
+    """Stripe's 404 for any other path and any method (even ones HTTP does not define).
+
+    A plain ASGI app, not a function endpoint: Starlette would limit a function to GET, and a
+    wrong method on a known path would then get a bare 405 instead of Stripe's error body.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        rid = self.emulator.request_ids.new("request", 14)
+        await error_response(_unrecognized(Request(scope, receive)), rid)(scope, receive, send)
+
+
+def _unrecognized(request: Request) -> errors.APIError:
+    return errors.invalid(
+        f"Unrecognized request URL ({request.method}: {request.url.path}). Please see "
+        "https://stripe.com/docs or we can help at https://support.stripe.com/.", status=404)
 
 
 async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Response:
@@ -212,9 +243,13 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                                     media_type="application/json")
             ctx = Ctx(emulator, account, params=params, path=dict(request.path_params),
                       request_id=rid, idempotency_key=key, method=spec.method,
-                      url_path=request.url.path, api_version=headers.get("stripe-version"))
+                      url_path=request.url.path, api_version=headers.get("stripe-version"),
+                      base_url=base_url(request))
             try:
                 result = spec.handler(ctx)
+                if isinstance(result, Response):  # e.g. file contents: passed through as is
+                    result.headers["Request-Id"] = rid
+                    return result
                 status, extra_headers = spec.status, {}
                 body = json.dumps(result).encode()
             except errors.APIError as exc:

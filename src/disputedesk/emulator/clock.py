@@ -34,8 +34,8 @@ class Clock:
         return int(self.time())
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward; seconds must be >= 0")
+        if not 0 <= seconds < float("inf"):  # NaN fails too
+            raise ValueError("the clock only moves forward; seconds must be a finite number >= 0")
         with self._lock:
             if self._frozen:
                 self._fixed += seconds

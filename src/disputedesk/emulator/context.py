@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 
 class Ctx:
     __slots__ = ("emulator", "account", "params", "path", "request_id", "idempotency_key",
-                 "method", "url_path", "api_version")
+                 "method", "url_path", "api_version", "base_url")
 
     def __init__(self, emulator: "Emulator", account: AccountState, *,
                  params: dict[str, Any] | None = None, path: dict[str, str] | None = None,
                  request_id: str | None = None, idempotency_key: str | None = None,
-                 method: str = "", url_path: str = "", api_version: str | None = None) -> None:
+                 method: str = "", url_path: str = "", api_version: str | None = None,
+                 base_url: str | None = None) -> None:
         self.emulator = emulator
         self.account = account
         self.params = params if params is not None else {}
@@ -33,6 +34,8 @@ class Ctx:
         self.method = method
         self.url_path = url_path
         self.api_version = api_version
+        # scheme://host[:port] the client reached (from the Host header); None outside requests
+        self.base_url = base_url
 
     # -- time and ids
     def now(self) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
@@ -25,8 +26,12 @@ from starlette.routing import Route
 
 from . import errors
 from .context import Ctx
+from .faults import MAX_LATENCY_MS, MAX_RATE_LIMIT
 from .emulator import Emulator
 from .form import FormError, parse_form
+
+log = logging.getLogger(__name__)
+MAX_ADVANCE = 10 * 366 * 86_400
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -47,12 +52,27 @@ async def _body(request: Request) -> dict[str, Any]:
     return params
 
 
-def _number(params: dict[str, Any], name: str) -> float:
+def _number(params: dict[str, Any], name: str, minimum: float, maximum: float) -> float:
+    """A finite number within bounds, or a 400 naming the field."""
     value = params.get(name)
+    if isinstance(value, bool):
+        value = None
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        n = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         raise errors.invalid(f"{name} must be a number.", param=name) from None
+    if not minimum <= n <= maximum:  # NaN fails too
+        raise errors.invalid(f"{name} must be between {minimum:g} and {maximum:g}.", param=name)
+    return n
+
+
+def _text(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise errors.invalid(f"{name} must be a string.", param=name)
+    return value
 
 
 Handler = Callable[[Emulator, Request, dict[str, Any]], Awaitable[Any] | Any]
@@ -77,11 +97,21 @@ def _wrap(emulator: Emulator, fn: Handler) -> Callable[[Request], Awaitable[Resp
         except ValueError as exc:
             return Response(json.dumps(errors.invalid(str(exc)).body()), status_code=400,
                             media_type="application/json", headers={"Request-Id": rid})
+        except Exception:  # the last net, as for the API: a Stripe-shaped 500, never a crash
+            log.exception("emulator control request %s %s failed", request.method,
+                          request.url.path)
+            exc = errors.api_error("An unexpected error occurred in the emulator.")
+            return Response(json.dumps(exc.body()), status_code=exc.status,
+                            media_type="application/json", headers={"Request-Id": rid})
     return endpoint
 
 
 def _account_id(request: Request, params: dict[str, Any]) -> str | None:
-    return params.get("account") or request.headers.get("stripe-account")
+    account = _text(params, "account") or request.headers.get("stripe-account")
+    if account is not None and (not account.startswith("acct_") or len(account) > 255):
+        raise errors.invalid(f"account must be an acct_ id, not {account[:40]!r}.",
+                             param="account")
+    return account
 
 
 def reset(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
@@ -94,10 +124,8 @@ def clock(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
 
 
 def advance(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
-    seconds = _number(params, "seconds")
-    if seconds < 0:
-        raise errors.invalid("seconds must be >= 0: the clock only moves forward.",
-                             param="seconds")
+    # the clock only moves forward, and by at most ten years at a time
+    seconds = _number(params, "seconds", 0, MAX_ADVANCE)
     emulator.advance(seconds)
     return {"now": emulator.clock.now(), "timers_pending": emulator.timers.pending()}
 
@@ -105,7 +133,7 @@ def advance(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any
 def trigger(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
     with emulator.lock:
         account = emulator.account(_account_id(request, params))
-        event_id = params.get("event")
+        event_id = _text(params, "event")
         if event_id:
             event = account.collection("event").get(event_id)
             if event is None:
@@ -113,7 +141,7 @@ def trigger(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any
             endpoints = emulator.webhooks.matching_endpoints(account, event["type"])
             deliveries = emulator.webhooks.redeliver(account, event, endpoints)
             return {"event": event_id, "deliveries": [d.id for d in deliveries]}
-        event_type, object_id = params.get("type"), params.get("object")
+        event_type, object_id = _text(params, "type"), _text(params, "object")
         if not event_type or not object_id:
             raise errors.invalid("Give either event (an evt_ id to re-send) or type and object "
                                  "(an object id to emit a new event for).")
@@ -133,13 +161,14 @@ def deliveries(emulator: Emulator, request: Request, params: dict[str, Any]) -> 
 def faults(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
     if request.method == "POST":
         kwargs: dict[str, Any] = {}
-        for name in ("rate_limit", "error_rate"):
-            if name in params:
-                kwargs[name] = _number(params, name)
+        if "rate_limit" in params:
+            kwargs["rate_limit"] = _number(params, "rate_limit", 0, MAX_RATE_LIMIT)
+        if "error_rate" in params:
+            kwargs["error_rate"] = _number(params, "error_rate", 0, 1)
         if "latency_ms" in params:
-            kwargs["latency_ms"] = int(_number(params, "latency_ms"))
+            kwargs["latency_ms"] = int(_number(params, "latency_ms", 0, MAX_LATENCY_MS))
         if "seed" in params:
-            kwargs["seed"] = int(_number(params, "seed"))
+            kwargs["seed"] = int(_number(params, "seed", 0, 2**53))
         emulator.faults.configure(**kwargs)
     return emulator.faults.config.as_dict()
 

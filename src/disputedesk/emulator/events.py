@@ -3,11 +3,10 @@ handed to the webhook deliverer for every endpoint that wants it."""
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import TYPE_CHECKING, Any
 
-from .state import Obj
+from .state import Obj, clone
 
 if TYPE_CHECKING:
     from .context import Ctx
@@ -22,9 +21,9 @@ class EventLog:
              previous_attributes: dict[str, Any] | None = None) -> Obj:
         emulator = self._emulator
         account = ctx.account
-        data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        data: dict[str, Any] = {"object": clone(obj)}
         if previous_attributes is not None:
-            data["previous_attributes"] = copy.deepcopy(previous_attributes)
+            data["previous_attributes"] = clone(previous_attributes)
         endpoints = emulator.webhooks.matching_endpoints(account, event_type)
         event: Obj = {
             "id": emulator.ids.new("event"),

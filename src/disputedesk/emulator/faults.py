@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from . import errors
 
 
+MAX_RATE_LIMIT = 1_000_000.0
+MAX_LATENCY_MS = 60_000
+
+
 @dataclass
 class FaultConfig:
     rate_limit: float = 0.0      # requests per second per account; 0 = unlimited
@@ -38,16 +42,16 @@ class Faults:
                   latency_ms: int | None = None, seed: int | None = None) -> FaultConfig:
         with self._lock:
             if rate_limit is not None:
-                if rate_limit < 0:
-                    raise ValueError("rate_limit must be >= 0 (0 turns it off)")
+                if not 0 <= rate_limit <= MAX_RATE_LIMIT:  # also refuses NaN
+                    raise ValueError(f"rate_limit must be between 0 (off) and {MAX_RATE_LIMIT}")
                 self.config.rate_limit = float(rate_limit)
             if error_rate is not None:
                 if not 0 <= error_rate <= 1:
                     raise ValueError("error_rate must be between 0 and 1")
                 self.config.error_rate = float(error_rate)
             if latency_ms is not None:
-                if latency_ms < 0:
-                    raise ValueError("latency_ms must be >= 0")
+                if not 0 <= latency_ms <= MAX_LATENCY_MS:
+                    raise ValueError(f"latency_ms must be between 0 and {MAX_LATENCY_MS}")
                 self.config.latency_ms = int(latency_ms)
             if seed is not None:
                 self.config.seed = seed

@@ -49,7 +49,7 @@ class IdGenerator:
 
     def token(self, length: int = 24) -> str:
         with self._lock:
-            return "".join(self._rng.choice(ALPHABET) for _ in range(length))
+            return "".join(self._rng.choices(ALPHABET, k=length))
 
     def new(self, object_type: str, length: int = 24) -> str:
         """A fresh id for an object type (``"charge"`` -> ``ch_...``) or a raw prefix."""

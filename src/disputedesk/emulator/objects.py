@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
-from .state import Obj
+from .state import Obj, clone
 
 if TYPE_CHECKING:
     from .context import Ctx
@@ -22,7 +21,7 @@ def change(ctx: "Ctx", obj: Obj, changes: dict[str, Any], event_type: str | None
     for key, value in changes.items():
         old = obj.get(key)
         if old != value:
-            previous[key] = copy.deepcopy(old)
+            previous[key] = clone(old)
             obj[key] = value
     if previous and event_type:
         ctx.emit(event_type, obj, previous)

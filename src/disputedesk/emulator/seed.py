@@ -93,7 +93,7 @@ def _int(params: dict[str, Any], name: str, default: int, maximum: int) -> int:
     value = params.get(name, default)
     try:
         n = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise errors.invalid(f"{name} must be a whole number.", param=name) from None
     if n < 0 or n > maximum:
         raise errors.invalid(f"{name} must be between 0 and {maximum}.", param=name)
@@ -301,7 +301,11 @@ class Seeder:
         ctx, rng = self.ctx, self.rng
         brand = charge["payment_method_details"]["card"]["brand"]
         inquiry = rng.random() < (0.5 if brand in ("amex", "discover") else INQUIRY_SHARE / 3)
-        reason = _pick(rng, REASONS)
+        # every reason shows up once before the shares take over, so even a small data set
+        # has disputes of every reason (noncompliant only on Visa, as the networks define it)
+        unused = [r for r, _ in REASONS if r not in self.by_reason
+                  and (r != "noncompliant" or brand == "visa")]
+        reason = unused[0] if unused else _pick(rng, REASONS)
         if brand != "visa" and reason == "noncompliant":
             reason = "general"
         ce3 = (reason == "fraudulent" and brand == "visa" and not inquiry

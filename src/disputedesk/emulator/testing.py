@@ -35,6 +35,8 @@ class EmulatorServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
+        # File.url of files made outside a request (seed data) points at this server
+        self.emulator.settings["files_base_url"] = self.base_url
         config = uvicorn.Config(self.app, log_level="warning", access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)

@@ -85,8 +85,10 @@ class Deliverer:
     # ------------------------------------------------------------------ endpoints
     def matching_endpoints(self, account: AccountState, event_type: str) -> list[Obj]:
         """Enabled endpoints of the account (and the platform's Connect endpoints) for a type."""
-        found = [ep for ep in account.collection("webhook_endpoint").objects.values()
-                 if _wants(ep, event_type)]
+        # a Connect endpoint (connect=true) hears only connected accounts, never its own account
+        own = account.collection("webhook_endpoint")
+        found = [ep for ep in own.objects.values()
+                 if _wants(ep, event_type) and not own.meta.get(ep["id"], {}).get("connect")]
         if account.connected:
             platform = self._emulator.platform
             meta = platform.collection("webhook_endpoint").meta

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import Response
+
 from .. import errors, params
 from ..routing import Route
 from ..state import Obj
@@ -173,6 +175,7 @@ def _new_link(ctx: Any, file_obj: Obj, link: dict[str, Any]) -> Obj:
 
 
 def _files_base(ctx: Any) -> str:
+    """The request's own address; outside requests (seeding) the server's configured one."""
     base = getattr(ctx, "base_url", None) or ctx.emulator.settings.get("files_base_url")
     return str(base or "http://127.0.0.1:12111").rstrip("/")
 
@@ -219,11 +222,17 @@ def list_(ctx: Any) -> Obj:
 
 
 def contents(ctx: Any) -> tuple[bytes, str]:
-    """Raw bytes and content type of an upload (``GET /v1/files/{file}/contents``)."""
+    """Raw bytes and content type of an upload."""
     file_id = ctx.path["file"]
     obj = ctx.get("file", file_id, param="file", kind="file")
     meta = ctx.coll("file").meta[obj["id"]]
     return meta["content"], meta["content_type"]
+
+
+def download(ctx: Any) -> Response:
+    """``GET /v1/files/{file}/contents``: the upload's bytes (the address in ``File.url``)."""
+    data, content_type = contents(ctx)
+    return Response(data, media_type=content_type)
 
 
 INDEXES = {"file": ("purpose",)}
@@ -231,4 +240,5 @@ ROUTES = [
     Route("POST", "/v1/files", create, None),
     Route("GET", "/v1/files", list_, params.LIST_PARAMS + ("purpose",)),
     Route("GET", "/v1/files/{file}", retrieve),
+    Route("GET", "/v1/files/{file}/contents", download),
 ]
