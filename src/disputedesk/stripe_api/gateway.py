@@ -165,6 +165,31 @@ class StripeGateway:
             params["starting_after"] = page.data[-1].id
             page = self.call(list_fn, params=params, options=self._options(account=account))
 
+    def iterate_oldest_first(self, list_fn: Callable[..., Any], params: dict | None = None,
+                             account: str | None = None) -> Iterator[dict]:
+        """Walk a list endpoint from its oldest object to its newest, with flat memory.
+
+        Stripe lists newest first. The first pass walks to the oldest match keeping only it; the
+        second pages towards newer objects with ``ending_before``, reversing each page.
+        """
+        oldest = None
+        for item in self.iterate(list_fn, params, account):
+            oldest = item
+        if oldest is None:
+            return
+        yield oldest
+        forward = {k: v for k, v in (params or {}).items() if k not in ("starting_after",)}
+        forward["limit"] = 100
+        cursor = oldest["id"]
+        while True:
+            forward["ending_before"] = cursor
+            page = self.call(list_fn, params=forward, options=self._options(account=account))
+            items = [_plain(i) for i in page.data]
+            yield from reversed(items)
+            if not page.has_more or not items:
+                return
+            cursor = items[0]["id"]
+
     # -- reads --------------------------------------------------------------------------------
     def fetch_object(self, object_type: str, object_id: str, *, account: str | None = None,
                      expand: list[str] | None = None) -> dict:

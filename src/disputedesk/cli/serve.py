@@ -1,0 +1,70 @@
+"""``disputedesk serve``: the web app (webhooks, API, health) and a worker in one process."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import typer
+
+
+def _server_class():
+    import uvicorn
+
+    class DeskServer(uvicorn.Server):
+        """uvicorn re-raises the stop signal after its graceful shutdown, which would end the
+        process before the workers finish their batch; the desk stops them and exits 0 instead."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    captured = getattr(self, "_captured_signals", None)
+                    if isinstance(captured, list):
+                        captured.clear()
+
+    return DeskServer
+
+
+def serve_forever(deps, *, worker_threads: int = 1, access_log: bool = False) -> None:
+    """Run uvicorn on ``deps.settings.host:port`` with ``worker_threads`` workers beside it."""
+    import uvicorn
+
+    from disputedesk.web.app import create_app
+    from disputedesk.worker import WorkerPool
+
+    settings = deps.settings
+    pool = WorkerPool(deps, worker_threads) if worker_threads else None
+    server = _server_class()(uvicorn.Config(
+        create_app(deps), host=settings.host, port=settings.port, log_level="info",
+        access_log=access_log))
+    if pool is not None:
+        pool.start()
+    try:
+        server.run()
+    finally:
+        if pool is not None:
+            pool.stop()
+        deps.close()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: str = typer.Option(None, "--host", help="Address to listen on [DISPUTEDESK_HOST]."),
+        port: int = typer.Option(None, "--port", help="Port to listen on [DISPUTEDESK_PORT]."),
+        worker_threads: int = typer.Option(
+            1, "--worker-threads", min=0,
+            help="Worker threads beside the web app (0: run workers elsewhere)."),
+        access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    ) -> None:
+        """Run the web app and a worker in one process (migrations applied on start)."""
+        from disputedesk.config import load_settings
+        from disputedesk.wiring import build_deps
+
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        settings = load_settings(host=host, port=port)
+        serve_forever(build_deps(settings), worker_threads=worker_threads, access_log=access_log)
