@@ -59,12 +59,34 @@ def register(app: typer.Typer) -> None:
             1, "--worker-threads", min=0,
             help="Worker threads beside the web app (0: run workers elsewhere)."),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+        emulator: bool = typer.Option(
+            False, "--emulator",
+            help="Also start the built-in Stripe emulator, point the desk at it and register "
+                 "the webhook endpoint (works with no Stripe account and no configuration)."),
     ) -> None:
         """Run the web app and a worker in one process (migrations applied on start)."""
         from disputedesk.config import load_settings
+        from disputedesk.services import accounts
         from disputedesk.wiring import build_deps
 
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
         settings = load_settings(host=host, port=port)
-        serve_forever(build_deps(settings), worker_threads=worker_threads, access_log=access_log)
+        desk_url = f"http://{settings.host}:{settings.port}"
+        stripe = None
+        if emulator:
+            from disputedesk import embedded
+
+            stripe = embedded.start_embedded_stripe()
+            settings = embedded.register_webhooks(embedded.settings_for(settings, stripe),
+                                                  desk_url)
+            typer.echo(f"Stripe emulator at {stripe.base_url}; webhooks go to {desk_url}")
+        deps = build_deps(settings)
+        link = accounts.ensure_first_admin(deps, desk_url)
+        if link:
+            typer.echo(f"First start: sign in as admin with this one-time link:\n  {link}")
+        try:
+            serve_forever(deps, worker_threads=worker_threads, access_log=access_log)
+        finally:
+            if stripe is not None:
+                stripe.stop()

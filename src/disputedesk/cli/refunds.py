@@ -1,0 +1,328 @@
+"""``disputedesk refund TARGET`` and ``disputedesk refunds list|show|approve|reject|cancel|heal|bulk``.
+
+The operator is ``--actor`` / ``DISPUTEDESK_ACTOR`` / the OS user name, recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from disputedesk.errors import ValidationError
+
+refunds_app = typer.Typer(help="Refund requests: list, show, approve, reject, cancel, bulk.",
+                          no_args_is_help=True)
+
+ACTOR = typer.Option(None, "--actor", envvar="DISPUTEDESK_ACTOR",
+                     help="Who is acting, for the audit log (default: your OS user name).")
+JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
+NOTE = typer.Option(None, "--note", help="Why: kept in the audit log.")
+
+
+def actor_name(actor: str | None) -> str:
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a bare container
+        return os.environ.get("USER") or "cli"
+
+
+def _deps():
+    from disputedesk.config import load_settings
+    from disputedesk.wiring import build_deps
+
+    return build_deps(load_settings())
+
+
+def _console() -> Console:
+    console = Console()
+    console.width = max(console.width, 160)
+    return console
+
+
+def _time(value: Any) -> str:
+    if not value:
+        return ""
+    return dt.datetime.fromtimestamp(float(value), dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dump(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def parse_metadata(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"cannot read the metadata '{item}'", param="metadata",
+                                  hint="write it as key=value, e.g. --metadata ticket=T-1001")
+        out[key.strip()] = value
+    return out
+
+
+def _print_request(row: dict, console: Console) -> None:
+    console.print(f"request [bold]{row['id']}[/bold]: {row['amount_display']} on {row['charge']}"
+                  f" -> [bold]{row['status']}[/bold]"
+                  + (f"  refund {row['refund_id']}" if row.get("refund_id") else ""))
+    if row.get("error"):
+        console.print(f"  [red]{escape(row['error'])}[/red]")
+
+
+def refund_cmd(
+    target: str = typer.Argument(..., help="Charge id (ch_), PaymentIntent id (pi_) or order id."),
+    amount: str = typer.Option("full", "--amount", "-a",
+                               help='"full" or major units, e.g. "12.50 EUR", "1500 JPY".'),
+    reason: str = typer.Option(None, "--reason",
+                               help="duplicate, fraudulent or requested_by_customer."),
+    metadata: list[str] = typer.Option(None, "--metadata", "-m", help="key=value (repeatable)."),
+    note: str = NOTE,
+    by: str = typer.Option(None, "--by", help="What TARGET is: charge, payment_intent or "
+                                              "order_id (default: from its prefix)."),
+    key: str = typer.Option(None, "--key", help="Client key: the same key never refunds twice."),
+    live: bool = typer.Option(False, "--live", help="Check against fresh data from Stripe."),
+    actor: str = ACTOR,
+    as_json: bool = JSON,
+) -> None:
+    """Refund a charge (full or partial). Checked first, recorded before Stripe is called."""
+    from disputedesk.services.refunds import request_refund
+
+    deps = _deps()
+    try:
+        outcome = request_refund(deps, target, amount=amount, reason=reason,
+                                 metadata=parse_metadata(metadata), note=note, target_type=by,
+                                 client_key=key, live=live or None, actor=actor_name(actor))
+    finally:
+        deps.close()
+    if as_json:
+        _dump(outcome.to_dict())
+        return
+    console = _console()
+    for warning in outcome.warnings:
+        console.print(f"[yellow]warning ({warning['code']}):[/yellow] {escape(warning['message'])}")
+    _print_request(outcome.to_dict()["request"], console)
+    if outcome.status == "awaiting_approval":
+        console.print(f"  {escape(outcome.approval or '')}")
+        console.print("  another user approves it with: disputedesk refunds approve "
+                      f"{outcome.request['id']}")
+    if outcome.existing:
+        console.print("  (this key was used before: this is the request recorded then)")
+
+
+@refunds_app.command("list")
+def list_cmd(
+    status: str = typer.Option(None, "--status", help="Only requests in this state."),
+    charge: str = typer.Option(None, "--charge", help="Only requests on this charge."),
+    requested_by: str = typer.Option(None, "--by", help="Only requests of this operator."),
+    job: str = typer.Option(None, "--job", help="Only requests of this bulk job."),
+    limit: int = typer.Option(100, "--limit", min=1, max=100_000),
+    as_json: bool = JSON,
+) -> None:
+    """Refund requests, newest first."""
+    from disputedesk.services.refunds import list_requests
+
+    deps = _deps()
+    try:
+        rows = list_requests(deps, status=status, charge=charge, requested_by=requested_by,
+                             bulk_job_id=job, limit=limit)
+    finally:
+        deps.close()
+    if as_json:
+        _dump(rows)
+        return
+    table = Table("request", "created (UTC)", "charge", "amount", "status", "by", "approved by",
+                  "refund", "error")
+    for r in rows:
+        table.add_row(r["id"], _time(r["created"]), r["charge"], r["amount_display"], r["status"],
+                      r["requested_by"], r["approved_by"] or "", r["refund_id"] or "",
+                      (r["error"] or "")[:60])
+    console = _console()
+    console.print(table)
+    console.print(f"{len(rows)} request(s)")
+
+
+@refunds_app.command("show")
+def show_cmd(request_id: str = typer.Argument(...), as_json: bool = JSON) -> None:
+    """One request with its approvals and audit trail (who, when, what, why)."""
+    from disputedesk.services.refunds import show_request
+
+    deps = _deps()
+    try:
+        view = show_request(deps, request_id)
+    finally:
+        deps.close()
+    if as_json:
+        _dump(view)
+        return
+    console = _console()
+    row = view["request"]
+    _print_request(row, console)
+    console.print(f"  requested by {row['requested_by']} at {_time(row['created'])} UTC; "
+                  f"idempotency key {row['idempotency_key']}")
+    if row.get("approval_reason"):
+        console.print(f"  approval: {escape(row['approval_reason'])}")
+    table = Table("at (UTC)", "actor", "action", "note", title="Audit trail")
+    for entry in view["audit"]:
+        table.add_row(_time(entry["at"]), entry["actor"], entry["action"],
+                      escape(entry["note"] or ""))
+    console.print(table)
+
+
+@refunds_app.command("approve")
+def approve_cmd(request_id: str = typer.Argument(...), note: str = NOTE, actor: str = ACTOR,
+                as_json: bool = JSON) -> None:
+    """Approve another user's request; it is re-checked and sent to Stripe."""
+    from disputedesk.services.refunds import approve_request
+    from disputedesk.services.refunds.core import public
+
+    deps = _deps()
+    try:
+        row = approve_request(deps, request_id, actor=actor_name(actor), note=note)
+    finally:
+        deps.close()
+    _dump(public(row)) if as_json else _print_request(public(row), _console())
+
+
+@refunds_app.command("reject")
+def reject_cmd(request_id: str = typer.Argument(...), note: str = NOTE, actor: str = ACTOR,
+               as_json: bool = JSON) -> None:
+    """Reject another user's request (final; nothing is sent)."""
+    from disputedesk.services.refunds import reject_request
+    from disputedesk.services.refunds.core import public
+
+    deps = _deps()
+    try:
+        row = reject_request(deps, request_id, actor=actor_name(actor), note=note)
+    finally:
+        deps.close()
+    _dump(public(row)) if as_json else _print_request(public(row), _console())
+
+
+@refunds_app.command("cancel")
+def cancel_cmd(request_id: str = typer.Argument(...), note: str = NOTE, actor: str = ACTOR,
+               as_json: bool = JSON) -> None:
+    """Withdraw a request not yet sent, or cancel a refund in requires_action at Stripe."""
+    from disputedesk.services.refunds import cancel_request
+    from disputedesk.services.refunds.core import public
+
+    deps = _deps()
+    try:
+        row = cancel_request(deps, request_id, actor=actor_name(actor), note=note)
+    finally:
+        deps.close()
+    _dump(public(row)) if as_json else _print_request(public(row), _console())
+
+
+@refunds_app.command("heal")
+def heal_cmd(actor: str = ACTOR) -> None:
+    """Finish what a crash interrupted: send approved requests, replay stuck ones (same key)."""
+    from disputedesk.services.refunds import heal
+
+    deps = _deps()
+    try:
+        counts = heal(deps, actor=actor_name(actor))
+    finally:
+        deps.close()
+    typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@refunds_app.command("bulk")
+def bulk_cmd(
+    file: Path = typer.Argument(None, exists=True, dir_okay=False, readable=True,
+                                help="CSV: charge|payment_intent|order_id, amount, reason, note, "
+                                     "metadata.<key> (docs/refunds.md)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check every row against its charge; "
+                                                          "refund nothing."),
+    resume: str = typer.Option(None, "--resume", help="Continue an interrupted job by its id."),
+    out: Path = typer.Option(None, "--out", help="Result CSV (default: FILE.result.csv)."),
+    concurrency: int = typer.Option(None, "--concurrency", min=1, max=64,
+                                    help="Parallel requests (the rate limit still applies)."),
+    actor: str = ACTOR,
+) -> None:
+    """Refund every row of a CSV: validated first, then concurrent, interruptible, resumable."""
+    from disputedesk.domain.bulk import BulkFileInvalid
+    from disputedesk.services.refunds import run_bulk
+
+    if (file is None) == (resume is None):
+        raise ValidationError("give a FILE, or --resume JOB", hint="e.g. disputedesk refunds "
+                                                                   "bulk refunds.csv")
+    console = _console()
+    deps = _deps()
+    stop = threading.Event()
+    try:
+        data = file.read_bytes() if file is not None else None
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+                      TimeRemainingColumn(), console=console, transient=False) as bar:
+            task = bar.add_task("checking" if dry_run else "refunding", total=None, failed=0)
+
+            def progress(state) -> None:
+                bar.update(task, total=state.total, completed=state.done, failed=state.failed)
+
+            previous = signal.getsignal(signal.SIGINT)
+
+            def interrupt(_signum, _frame) -> None:  # first Ctrl-C: finish rows in flight
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                stop.set()
+                bar.console.print("[yellow]stopping: finishing the rows in flight...[/yellow]")
+
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, interrupt)
+            try:
+                report = run_bulk(deps, data, actor=actor_name(actor),
+                                  filename=file.name if file else None, dry_run=dry_run,
+                                  resume=resume, concurrency=concurrency, stop=stop,
+                                  progress=progress)
+            finally:
+                if threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGINT, previous)
+    except BulkFileInvalid as exc:
+        for problem in exc.problems:
+            console.print(f"[red]{escape(str(problem))}[/red]")
+        raise
+    finally:
+        deps.close()
+    if dry_run:
+        for problem in report.problems:
+            console.print(f"[red]{escape(str(problem))}[/red]")
+        console.print(f"{report.total} row(s) checked, {len(report.problems)} problem(s); "
+                      "nothing was refunded")
+        if report.problems:
+            raise typer.Exit(2)
+        return
+    target = out or (file.with_name(file.name + ".result.csv") if file is not None
+                     else Path(f"{report.job_id}.result.csv"))
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        handle.write(report.result_csv())
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items()))
+    console.print(f"job {report.job_id}: {counts}")
+    console.print(f"result written to {target}")
+    if report.interrupted:
+        console.print(f"[yellow]interrupted: resume with: disputedesk refunds bulk --resume "
+                      f"{report.job_id}[/yellow]")
+        raise typer.Exit(130)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refund")(refund_cmd)
+    app.add_typer(refunds_app, name="refunds")
