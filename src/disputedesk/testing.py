@@ -349,3 +349,30 @@ def run_server(app, *, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(20)
+
+
+# --- PostgreSQL databases for tests (DISPUTEDESK_TEST_DATABASE_URL) ------------------------
+
+PG_ENV = "DISPUTEDESK_TEST_DATABASE_URL"
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+def create_pg_database(admin_url: str, prefix: str = "dd") -> str:
+    """CREATE DATABASE <prefix>_<random> next to the admin URL's database; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()

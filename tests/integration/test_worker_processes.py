@@ -50,7 +50,7 @@ WORKER = textwrap.dedent("""
 
 @pytest.fixture
 def pg_url():
-    from conftest import create_pg_database, drop_pg_database, postgres_admin_url
+    from disputedesk.testing import create_pg_database, drop_pg_database, postgres_admin_url
 
     admin = postgres_admin_url()
     if admin is None:

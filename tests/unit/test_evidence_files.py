@@ -233,3 +233,17 @@ def test_latin1_sanitising_keeps_accents_and_replaces_the_rest():
 def test_documents_are_plain_values():
     doc = Document("a.pdf", b"%PDF-", "pdf", 1)
     assert doc.size == 5
+
+
+def test_the_summary_pdf_is_byte_for_byte_the_same_for_the_same_facts():
+    import time as _time
+
+    from disputedesk.evidence.summary_pdf import build_summary_pdf
+
+    dispute = {"id": "du_same", "created": 1_760_000_000, "reason": "fraudulent", "amount": 1000,
+               "currency": "usd", "status": "needs_response",
+               "evidence_details": {"due_by": 1_760_800_000}}
+    charge = {"id": "ch_same", "amount": 1000, "currency": "usd", "created": 1_759_000_000}
+    first = build_summary_pdf(dispute, charge)
+    _time.sleep(1.1)
+    assert build_summary_pdf(dispute, charge) == first

@@ -7,6 +7,8 @@ sanitised to Latin-1 (accents kept, typographic punctuation simplified, anything
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -145,6 +147,11 @@ def build_summary_pdf(
     pdf.set_auto_page_break(True, margin=54)
     pdf.add_page()
     pdf.set_title(latin1(f"Dispute {dispute.get('id')} evidence summary"))
+    # Same facts, same bytes: a fixed creation date (the dispute's) keeps rebuilds from
+    # uploading a "new" summary file every second.
+    created = dispute.get("created")
+    pdf.set_creation_date(datetime.fromtimestamp(int(created) if isinstance(created, int) else 0,
+                                                 tz=timezone.utc))
 
     def heading(text: str) -> None:
         pdf.ln(6)
