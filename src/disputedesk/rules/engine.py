@@ -205,9 +205,11 @@ def _plan(rule: Rule, action: Action, nth: int, facts: Facts, values: Mapping[st
 
     if key in facts.done_actions:
         return out(ALREADY_DONE, "this rule already did it for this object")
+    # state.assigned starts as facts.assigned_to and includes an assignment made by an earlier
+    # rule of this evaluation: once a rule hands the case to a person, later rules leave it.
     if ACTION_SPECS[kind].changes_case and not rule.override_manual and (
-            facts.assigned_to or facts.manual_edits):
-        who = f"assigned to {facts.assigned_to}" if facts.assigned_to else "edited by hand"
+            state.assigned or facts.manual_edits):
+        who = f"assigned to {state.assigned}" if state.assigned else "edited by hand"
         return out(SKIPPED, f"the case is {who}; it is left to them (set override_manual = true "
                             "to let this rule act)")
     status = dispute.get("status")
