@@ -17,11 +17,15 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
+
+import sqlalchemy as sa
 
 TEST_WEBHOOK_SECRET = "whsec_test_disputedesk_0123456789abcdef"
 API_VERSION = "2026-10-28.endive"
