@@ -1,0 +1,114 @@
+"""`disputedesk serve --emulator` and `disputedesk demo` work on a fresh folder with no settings."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from disputedesk.emulator.testing import stripe_client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPUTEDESK_")}
+    env["DISPUTEDESK_DATA_DIR"] = str(tmp_path)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Process:
+    def __init__(self, args: list[str], tmp_path: Path) -> None:
+        self.log = tmp_path / "out.log"
+        self.proc = subprocess.Popen([sys.executable, "-m", "disputedesk.cli.main", *args],
+                                     cwd=tmp_path, env=_clean_env(tmp_path),
+                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            match = re.search(pattern, text)
+            if match:
+                return match
+            if self.proc.poll() is not None:
+                pytest.fail(f"the process ended early:\n{text}")
+            time.sleep(0.2)
+        pytest.fail(f"'{pattern}' never appeared:\n{self.log.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _poll(check, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    return check()
+
+
+def test_serve_with_the_emulator_mirrors_a_new_dispute_with_no_configuration(tmp_path):
+    port = _free_port()
+    proc = Process(["serve", "--emulator", "--port", str(port)], tmp_path)
+    try:
+        emulator_url = proc.wait_for(r"Stripe emulator at (http://127\.0\.0\.1:\d+)")[1]
+        proc.wait_for(r"one-time link")
+        proc.wait_for(r"Uvicorn running|Application startup complete")
+        client = stripe_client(emulator_url)
+        pi = client.v1.payment_intents.create(params={
+            "amount": 4200, "currency": "usd", "payment_method": "pm_card_createDispute",
+            "confirm": True})
+        db = tmp_path / "disputedesk.db"
+
+        def mirrored():
+            with sqlite3.connect(db) as conn:
+                return conn.execute("SELECT id, status FROM disputes WHERE charge = ?",
+                                    (pi.latest_charge,)).fetchall()
+
+        rows = _poll(mirrored)
+        assert rows and rows[0][1] == "needs_response"
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    finally:
+        proc.stop()
+
+
+def test_demo_seeds_a_year_mirrors_it_and_prints_a_working_login_link(tmp_path):
+    port = _free_port()
+    proc = Process(["demo", "--port", str(port), "--data-dir", str(tmp_path / "demo"),
+                    "--charges", "300", "--customers", "40"], tmp_path)
+    try:
+        link = proc.wait_for(r"(http://127\.0\.0\.1:\d+/login/link/\S+)", timeout=120)[1]
+        proc.wait_for(r"Uvicorn running|Application startup complete")
+        with sqlite3.connect(tmp_path / "demo" / "disputedesk.db") as conn:
+            charges = conn.execute("SELECT count(*) FROM charges").fetchone()[0]
+            disputes = conn.execute("SELECT count(*) FROM disputes").fetchone()[0]
+        assert charges == 300 and disputes > 0
+        with httpx.Client(follow_redirects=False) as http:
+            first = http.get(link)
+            assert first.status_code in (200, 302, 303)
+            assert "dd_session" in first.cookies
+            assert http.get(link).status_code >= 400  # one-time
+    finally:
+        proc.stop()
