@@ -114,6 +114,25 @@ class Settings(BaseSettings):
         None, description="Order source settings (TOML or YAML; see docs/order-sources.md)."
     )
 
+    merchant_name: str | None = Field(
+        None, description="The business name used in evidence text (policy disclosures, letter)."
+    )
+    merchant_support_email: str | None = Field(
+        None, description="Customer support address quoted in evidence text."
+    )
+    merchant_refund_policy_url: str | None = Field(
+        None, description="Where the refund policy is published, quoted in evidence text."
+    )
+    merchant_refund_window_days: int | None = Field(
+        None, description="Days within which the refund policy allows refunds."
+    )
+    merchant_cancellation_policy_url: str | None = Field(
+        None, description="Where the cancellation policy is published, quoted in evidence text."
+    )
+    merchant_policy_shown_at: str | None = Field(
+        None, description='Where customers see the policies before paying, e.g. "at checkout".'
+    )
+
     # --- automation ---
     rules_file: Path | None = Field(
         None, description="Automation rules (TOML or YAML); the default rule set when unset."

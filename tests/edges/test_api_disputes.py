@@ -133,3 +133,19 @@ def test_the_disputes_routes_are_in_the_openapi_document(api):
     paths = set(spec["paths"])
     assert {"/api/v1/disputes", "/api/v1/disputes/{dispute_id}/submit",
             "/api/v1/disputes/{dispute_id}/files"} <= paths
+
+
+def test_text_templates_over_http_need_write_for_changes_and_refuse_bad_jinja(api):
+    listed = api["viewer"].get("/disputes/templates")
+    assert listed.status_code == 200
+    assert {t["name"] for t in listed.json()["data"]} == {
+        "refund_policy_disclosure", "cancellation_policy_disclosure", "rebuttal_letter"}
+    body = {"source": "{{ merchant.name or 'We' }} refund within 30 days."}
+    assert api["viewer"].put("/disputes/templates/rebuttal_letter", json=body).status_code == 403
+    changed = api["agent"].put("/disputes/templates/rebuttal_letter", json=body)
+    assert changed.status_code == 200 and changed.json()["custom"] is True
+    bad = api["agent"].put("/disputes/templates/rebuttal_letter", json={"source": "{% if %}"})
+    assert bad.status_code == 400 and "line 1" in bad.text
+    assert api["agent"].put("/disputes/templates/nope", json=body).status_code == 422
+    reset = api["agent"].delete("/disputes/templates/rebuttal_letter")
+    assert reset.status_code == 200 and reset.json()["custom"] is False

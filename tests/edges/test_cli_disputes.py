@@ -115,3 +115,23 @@ def test_orders_import_reports_the_disputes_it_matches(emulator, cli, tmp_path):
     assert report["disputes_matched"] == [{"dispute": dispute_id, "order": "ord_500"}]
     view = json.loads(cli("disputes", "evidence", dispute_id, "--json").output)
     assert view["fields"]["shipping_carrier"] == "FedEx" and view["order_id"] == "ord_500"
+
+
+def test_the_merchants_text_template_is_set_shown_used_and_reset(emulator, cli, tmp_path):
+    dispute_id = open_dispute(emulator, cli)
+    listed = cli("disputes", "templates", "list")
+    assert listed.exit_code == 0 and "refund_policy_disclosure" in listed.output
+    assert "default" in listed.output
+    source = tmp_path / "letter.j2"
+    source.write_text("Dear bank, {{ merchant.name or 'the merchant' }} disputes this claim.")
+    assert cli("disputes", "templates", "set", "rebuttal_letter", source).exit_code == 0
+    assert "merchant.name" in cli("disputes", "templates", "show", "rebuttal_letter").output
+    view = json.loads(cli("disputes", "evidence", dispute_id, "--json").output)
+    assert view["fields"]["uncategorized_text"].startswith(
+        "Dear bank, the merchant disputes this claim.")
+    broken = tmp_path / "broken.j2"
+    broken.write_text("{% if %}")
+    refused = cli("disputes", "templates", "set", "rebuttal_letter", broken)
+    assert refused.exit_code == 2 and "line 1" in refused.output
+    assert cli("disputes", "templates", "reset", "rebuttal_letter").exit_code == 0
+    assert "default" in cli("disputes", "templates", "list").output

@@ -359,3 +359,72 @@ def outcomes_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(disputes_app, name="disputes")
+
+
+templates_app = typer.Typer(help="The merchant's text templates (policy disclosures, rebuttal "
+                            "letter) used when composing evidence.", no_args_is_help=True)
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """List the text templates and whether the merchant has edited each."""
+    from disputedesk.services import disputes
+
+    deps = _deps()
+    try:
+        table = Table("template", "source", "edited by", "edited at (UTC)")
+        for name in disputes.text_template_names():
+            t = disputes.get_text_template(deps, name)
+            table.add_row(name, "merchant" if t["custom"] else "default",
+                          t["updated_by"] or "", _time(t["updated_at"]))
+        _console().print(table)
+    finally:
+        deps.close()
+
+
+@templates_app.command("show")
+def templates_show(name: str = typer.Argument(..., help="Template name (see `templates list`).")
+                   ) -> None:
+    """Print the template in force (Jinja2 source)."""
+    from disputedesk.services import disputes
+
+    deps = _deps()
+    try:
+        typer.echo(disputes.get_text_template(deps, name)["source"], nl=False)
+    finally:
+        deps.close()
+
+
+@templates_app.command("set")
+def templates_set(
+    name: str = typer.Argument(..., help="Template name (see `templates list`)."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                help="Jinja2 text file with the merchant's version."),
+    actor: str = ACTOR,
+) -> None:
+    """Replace a template with the merchant's version (checked to compile first; audited)."""
+    from disputedesk.services import disputes
+
+    deps = _deps()
+    try:
+        disputes.set_text_template(deps, name, file.read_text(encoding="utf-8"),
+                                   actor=actor_name(actor))
+        typer.echo(f"template {name} updated; disputes composed from now on use it")
+    finally:
+        deps.close()
+
+
+@templates_app.command("reset")
+def templates_reset(name: str = typer.Argument(...), actor: str = ACTOR) -> None:
+    """Go back to the shipped default of a template (audited)."""
+    from disputedesk.services import disputes
+
+    deps = _deps()
+    try:
+        disputes.reset_text_template(deps, name, actor=actor_name(actor))
+        typer.echo(f"template {name} is the default again")
+    finally:
+        deps.close()
+
+
+disputes_app.add_typer(templates_app, name="templates")

@@ -32,9 +32,12 @@ from disputedesk.services.disputes.evidence_work import (
     draft_of,
     edit_fields,
     get_evidence,
+    get_text_template,
     is_hand_edited,
+    reset_text_template,
     set_product_type,
     set_text_template,
+    text_template_names,
 )
 from disputedesk.services.disputes.inbox import InboxFilter, InboxPage, list_inbox
 from disputedesk.services.disputes.orders import (
@@ -118,6 +121,7 @@ __all__ = [
     "find_order",
     "get_evidence",
     "get_outcome",
+    "get_text_template",
     "import_orders",
     "install",
     "is_hand_edited",
@@ -128,10 +132,12 @@ __all__ = [
     "match_open_disputes",
     "preview",
     "refresh",
+    "reset_text_template",
     "send_due_reminders",
     "set_product_type",
     "set_text_template",
     "show",
     "stage",
     "submit",
+    "text_template_names",
 ]

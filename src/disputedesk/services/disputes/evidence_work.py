@@ -197,6 +197,19 @@ class _Inputs:
     manual: dict[str, dict[str, Any]]
     uploads: list[dict[str, Any]]
     work: dict | None
+    merchant: dict[str, Any] = field(default_factory=dict)
+
+
+def merchant_context(settings) -> dict[str, Any]:
+    """What the text templates know about the merchant, from the ``merchant_*`` settings."""
+    return {
+        "name": settings.merchant_name,
+        "support_email": settings.merchant_support_email,
+        "refund_policy_url": settings.merchant_refund_policy_url,
+        "refund_window_days": settings.merchant_refund_window_days,
+        "cancellation_policy_url": settings.merchant_cancellation_policy_url,
+        "policy_shown_at": settings.merchant_policy_shown_at,
+    }
 
 
 def _inputs(deps, conn: Connection, dispute_id: str) -> _Inputs:
@@ -207,7 +220,8 @@ def _inputs(deps, conn: Connection, dispute_id: str) -> _Inputs:
     order, source = find_order(deps, conn, charge)
     return _Inputs(dispute, charge, customer_history(conn, charge), order, source,
                    load_text_templates(conn), manual_edits(conn, dispute_id),
-                   attachments(conn, dispute_id), get_work(conn, dispute_id))
+                   attachments(conn, dispute_id), get_work(conn, dispute_id),
+                   merchant_context(deps.settings))
 
 
 def _compose(conn: Connection, inp: _Inputs, product_type: str | None
@@ -222,7 +236,7 @@ def _compose(conn: Connection, inp: _Inputs, product_type: str | None
     attached.setdefault(SUMMARY_FIELD, "summary")
     composed = compose_evidence(inp.dispute, inp.charge, history=inp.history, order=inp.order,
                                 product_type=product_type, text_templates=inp.templates,
-                                manual=manual, attachments=attached)
+                                manual=manual, attachments=attached, merchant=inp.merchant)
     result = None
     if ce3_mod.eligibility(inp.dispute)["eligible"]:
         result = ce3_mod.build_ce3(
@@ -395,6 +409,29 @@ def set_text_template(deps, name: str, source: str, *, actor: str) -> None:
 
 def text_template_names() -> tuple[str, ...]:
     return TEXT_TEMPLATE_NAMES
+
+
+def get_text_template(deps, name: str) -> dict:
+    """The template in force: the merchant's version if stored, else the shipped default."""
+    with deps.store.read() as conn:
+        row = conn.execute(sa.select(text_templates).where(text_templates.c.name == name)).first()
+        templates = load_text_templates(conn)
+    if name not in TEXT_TEMPLATE_NAMES:
+        raise ValidationError(f"no text template named '{name}'", param="template",
+                              hint=f"one of: {', '.join(TEXT_TEMPLATE_NAMES)}")
+    return {"name": name, "source": templates.source(name), "custom": row is not None,
+            "updated_by": row.updated_by if row is not None else None,
+            "updated_at": row.updated_at if row is not None else None}
+
+
+def reset_text_template(deps, name: str, *, actor: str) -> None:
+    """Go back to the shipped default for ``name``."""
+    get_text_template(deps, name)  # validates the name
+    now = deps.clock.now()
+    with deps.store.write() as conn:
+        conn.execute(text_templates.delete().where(text_templates.c.name == name))
+        audit.append(conn, at=now, actor=actor, action="disputes.text_template.reset",
+                     object_type="template", object_id=name)
 
 
 # --- build: compose, fit, store ----------------------------------------------------------------

@@ -98,6 +98,44 @@ def import_orders(request: Request, actor: Writer, file: UploadFile = File(...),
                  partial=partial, filename=file.filename).to_dict()
 
 
+class TemplateUpdate(BaseModel):
+    source: str = Field(..., description="Jinja2 text; may use charge, order, customer, merchant.")
+
+
+TemplateName = Literal["refund_policy_disclosure", "cancellation_policy_disclosure",
+                       "rebuttal_letter"]
+
+
+@router.get("/disputes/templates")
+def list_templates(request: Request, actor: Reader) -> dict[str, Any]:
+    """The text templates used when composing evidence, and whether each was edited."""
+    deps = _deps(request)
+    return {"data": [_call(svc.get_text_template, deps, n) for n in svc.text_template_names()]}
+
+
+@router.get("/disputes/templates/{name}")
+def get_template(request: Request, actor: Reader, name: TemplateName) -> dict[str, Any]:
+    return _call(svc.get_text_template, _deps(request), name)
+
+
+@router.put("/disputes/templates/{name}")
+def put_template(request: Request, actor: Writer, name: TemplateName,
+                 body: TemplateUpdate) -> dict[str, Any]:
+    """Replace a template with the merchant's version (refused, with its line, if it does not
+    compile; audited)."""
+    deps = _deps(request)
+    _call(svc.set_text_template, deps, name, body.source, actor=actor.username)
+    return _call(svc.get_text_template, deps, name)
+
+
+@router.delete("/disputes/templates/{name}")
+def reset_template(request: Request, actor: Writer, name: TemplateName) -> dict[str, Any]:
+    """Go back to the shipped default (audited)."""
+    deps = _deps(request)
+    _call(svc.reset_text_template, deps, name, actor=actor.username)
+    return _call(svc.get_text_template, deps, name)
+
+
 @router.get("/disputes/{dispute_id}")
 def show(request: Request, actor: Reader, dispute_id: str) -> dict[str, Any]:
     return _call(svc.show, _deps(request), dispute_id)
