@@ -389,14 +389,14 @@ def test_a_page_route_sends_anonymous_browsers_to_the_sign_in_page(deps, app):
 
     from disputedesk.web.auth import require
 
-    @app.get("/refunds/queue")
+    @app.get("/_test/queue")
     def queue(actor=Depends(require("refunds.read", page=True))):  # noqa: B008
         return {"user": actor.username}
 
     with TestClient(app, follow_redirects=False) as client:
-        response = client.get("/refunds/queue?sort=age")
+        response = client.get("/_test/queue?sort=age")
         assert response.status_code == 303
-        assert response.headers["location"] == "/login?next=/refunds/queue%3Fsort%3Dage"
+        assert response.headers["location"] == "/login?next=/_test/queue%3Fsort%3Dage"
         accounts.create_user(deps, username="vera", role="viewer", password=PASSWORD)
         _sign_in(client, "vera")
-        assert client.get("/refunds/queue").json() == {"user": "vera"}
+        assert client.get("/_test/queue").json() == {"user": "vera"}

@@ -1,0 +1,236 @@
+"""Dispute pages: the inbox, one dispute (facts, history, evidence editor, files, CE 3.0, rules'
+decisions) and the forms that build, stage, preview, submit and accept. Every action calls
+``disputedesk.services.disputes`` as the signed-in user (audit log)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from disputedesk.domain import disputes as d
+from disputedesk.errors import DisputeDeskError, NotFound
+from disputedesk.evidence import limits
+from disputedesk.evidence.templates import template_for
+from disputedesk.services import automation
+from disputedesk.services import disputes as svc
+from disputedesk.services.disputes.evidence_work import customer_history
+from disputedesk.store import mirror as repo
+from disputedesk.store.disputes_tables import OPEN_STATUS_LIST
+from disputedesk.web.pages.common import (
+    PageContext,
+    PageError,
+    error_text,
+    page,
+    redirect,
+    render,
+)
+from disputedesk.web.pages.inbox_query import PAGE_SIZES, Filters, inbox_page
+
+router = APIRouter(include_in_schema=False)
+MAX_UPLOAD = 10_000_000  # a single document; Stripe's own limit per file is 5 MB
+PRODUCT_TYPES = ("physical_goods", "digital_goods", "services")
+
+
+@router.get("/")
+def home(ctx: PageContext = Depends(page("disputes.read"))) -> Response:
+    return RedirectResponse("/disputes", status_code=303)
+
+
+@router.get("/disputes", response_class=HTMLResponse)
+def inbox(ctx: PageContext = Depends(page("disputes.read")), status: str | None = None,
+          reason: str | None = None, kind: str | None = None, brand: str | None = None,
+          currency: str | None = None, sort: str = "time_left", limit: int = 50,
+          after: str | None = None) -> Response:
+    deps = ctx.deps
+    flt = Filters(status, reason, kind, brand, currency).clean()
+    descending = sort == "-time_left"
+    result = inbox_page(deps.store, deps.clock.now(), flt, descending=descending, limit=limit,
+                        cursor=after)
+    query = flt.query()
+    return render(ctx, "inbox.html", "disputes", page=result, filters=flt, query=query,
+                  sort="-time_left" if descending else "time_left",
+                  limit=limit if limit in PAGE_SIZES else 50, page_sizes=PAGE_SIZES,
+                  statuses=OPEN_STATUS_LIST, reasons=d.REASONS, first_page=after is None)
+
+
+def _charge_and_history(deps, dispute: dict) -> tuple[dict | None, list[dict]]:
+    charge_id = dispute.get("charge")
+    charge_id = charge_id if isinstance(charge_id, str) else (charge_id or {}).get("id")
+    if not charge_id:
+        return None, []
+    with deps.store.read() as conn:
+        charge = repo.get_object(conn, "charge", charge_id)
+        history = customer_history(conn, charge)[:50] if charge else []
+        refunds = []
+        if charge:
+            from disputedesk.store.tables import refunds as refunds_table
+
+            refunds = list(conn.execute(sa.select(refunds_table.c.data).where(
+                refunds_table.c.charge == charge_id)).scalars())
+    if charge is not None:
+        charge = dict(charge, _refunds=refunds)
+    return charge, history
+
+
+@router.get("/disputes/{dispute_id}", response_class=HTMLResponse)
+def dispute_page(dispute_id: str, ctx: PageContext = Depends(page("disputes.read"))) -> Response:
+    deps = ctx.deps
+    try:
+        info = svc.show(deps, dispute_id)
+    except NotFound:
+        raise PageError(404, f"The desk holds no dispute '{dispute_id}'.",
+                        "open it from the inbox, or wait for the next sync") from None
+    with deps.store.read() as conn:
+        dispute = repo.get_object(conn, "dispute", dispute_id) or {}
+    charge, history = _charge_and_history(deps, dispute)
+    evidence = None
+    evidence_error = None
+    try:
+        evidence = svc.get_evidence(deps, dispute_id)
+    except DisputeDeskError as exc:
+        evidence_error = error_text(exc)
+    product_type = evidence.product_type if evidence else "physical_goods"
+    template = template_for(info["reason"] or "general", product_type)
+    decisions = automation.decisions(deps, dispute_id, limit=50)
+    brand = info.get("card_brand")
+    files = evidence.attachments if evidence else []
+    packet = ((evidence.draft or {}).get("packet") or {}) if evidence else {}
+    budget = {
+        "bytes_used": sum(int(p.get("size") or 0) for p in packet.values()),
+        "pages_used": sum(int(p.get("pages") or 0) for p in packet.values()),
+        "uploaded_bytes": sum(int(f.get("size") or 0) for f in files),
+        "uploaded_pages": sum(int(f.get("pages") or 0) for f in files),
+        "max_bytes": limits.TOTAL_FILES_MAX_BYTES, "max_pages": limits.page_limit(brand),
+        "file_max": limits.FILE_MAX_BYTES,
+    }
+    text_fields = sorted(limits.TEXT_FIELDS,
+                         key=lambda f: (template.item(f) is None, f))
+    open_for_work = d.needs_response(dispute)
+    return render(ctx, "dispute.html", "disputes", info=info, dispute=dispute, charge=charge,
+                  history=history, evidence=evidence, evidence_error=evidence_error,
+                  template=template, decisions=decisions, budget=budget,
+                  text_fields=text_fields, file_fields=sorted(limits.FILE_FIELDS),
+                  text_limit=limits.text_limit, mb=limits.mb, product_types=PRODUCT_TYPES,
+                  open_for_work=open_for_work, time_left=info.get("time_left"))
+
+
+def _back(dispute_id: str, anchor: str = "") -> str:
+    return f"/disputes/{dispute_id}{anchor}"
+
+
+def _do(dispute_id: str, anchor: str, ok: str, fn, *args: Any, **kwargs: Any) -> Response:
+    try:
+        fn(*args, **kwargs)
+    except DisputeDeskError as exc:
+        return redirect(_back(dispute_id, anchor), flash=error_text(exc), kind="error")
+    return redirect(_back(dispute_id, anchor), flash=ok)
+
+
+@router.post("/disputes/{dispute_id}/evidence")
+async def save_fields(dispute_id: str, request: Request,
+                      ctx: PageContext = Depends(page("disputes.write"))) -> Response:
+    form = await request.form()
+    note = str(form.get("note") or "").strip() or None
+    product_type = str(form.get("product_type") or "")
+    deps = ctx.deps
+    try:
+        current = (await _in_thread(svc.get_evidence, deps, dispute_id)).fields
+    except DisputeDeskError as exc:
+        return redirect(_back(dispute_id), flash=error_text(exc), kind="error")
+    changed: dict[str, str | None] = {}
+    for name in limits.TEXT_FIELDS:
+        key = f"field.{name}"
+        if key not in form:
+            continue
+        value = str(form.get(key) or "").replace("\r\n", "\n")
+        if value.strip() != (current.get(name) or "").strip():
+            changed[name] = value if value.strip() else None
+    try:
+        if product_type in PRODUCT_TYPES:
+            await _in_thread(svc.set_product_type, deps, dispute_id, product_type,
+                             actor=ctx.actor.username)
+        if changed:
+            await _in_thread(svc.edit_fields, deps, dispute_id, changed,
+                             actor=ctx.actor.username, note=note)
+    except DisputeDeskError as exc:
+        return redirect(_back(dispute_id, "#evidence"), flash=error_text(exc), kind="error")
+    text = (f"Saved {len(changed)} field{'s' if len(changed) != 1 else ''}: "
+            + ", ".join(sorted(changed))) if changed else "Nothing changed."
+    return redirect(_back(dispute_id, "#evidence"), flash=text, kind="ok" if changed else "info")
+
+
+async def _in_thread(fn, *args: Any, **kwargs: Any):
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+@router.post("/disputes/{dispute_id}/files")
+def upload(dispute_id: str, field: str = Form(...), file: UploadFile = File(...),
+           ctx: PageContext = Depends(page("disputes.write"))) -> Response:
+    data = file.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return redirect(_back(dispute_id, "#files"), kind="error",
+                        flash=f"The file is over {limits.mb(MAX_UPLOAD)}; Stripe takes at most "
+                              f"{limits.mb(limits.FILE_MAX_BYTES)} per file.")
+    if not data:
+        return redirect(_back(dispute_id, "#files"), flash="Choose a file to upload.",
+                        kind="error")
+    name = (file.filename or "upload").rsplit("/", 1)[-1][:200]
+    return _do(dispute_id, "#files", f"Attached {name} to {field}.", svc.attach, ctx.deps,
+               dispute_id, field, name, data, actor=ctx.actor.username)
+
+
+@router.post("/disputes/{dispute_id}/files/{file_id}/remove")
+def remove_file(dispute_id: str, file_id: int,
+                ctx: PageContext = Depends(page("disputes.write"))) -> Response:
+    return _do(dispute_id, "#files", "File removed.", svc.detach, ctx.deps, dispute_id, file_id,
+               actor=ctx.actor.username)
+
+
+@router.post("/disputes/{dispute_id}/build")
+def build(dispute_id: str, ctx: PageContext = Depends(page("disputes.write"))) -> Response:
+    return _do(dispute_id, "#answer", "Evidence built and fitted to Stripe's limits.", svc.build,
+               ctx.deps, dispute_id, actor=ctx.actor.username)
+
+
+@router.post("/disputes/{dispute_id}/stage")
+def stage(dispute_id: str, ctx: PageContext = Depends(page("disputes.write"))) -> Response:
+    return _do(dispute_id, "#answer", "Evidence staged on Stripe (not submitted).", svc.stage,
+               ctx.deps, dispute_id, actor=ctx.actor.username)
+
+
+@router.post("/disputes/{dispute_id}/preview", response_class=HTMLResponse)
+def preview(dispute_id: str, ctx: PageContext = Depends(page("disputes.submit"))) -> Response:
+    """Exactly what submit will send (the packet's files are uploaded first: real ids)."""
+    try:
+        pv = svc.preview(ctx.deps, dispute_id)
+    except DisputeDeskError as exc:
+        return redirect(_back(dispute_id, "#answer"), flash=error_text(exc), kind="error")
+    return render(ctx, "dispute_preview.html", "disputes", dispute_id=dispute_id, preview=pv)
+
+
+@router.post("/disputes/{dispute_id}/submit")
+def submit(dispute_id: str, expected_digest: str = Form(""),
+           ctx: PageContext = Depends(page("disputes.submit"))) -> Response:
+    if not expected_digest:
+        return redirect(_back(dispute_id, "#answer"), kind="error",
+                        flash="Preview the evidence first: submit sends what you reviewed.")
+    return _do(dispute_id, "#answer", "Evidence submitted to Stripe. The issuer decides next.",
+               svc.submit, ctx.deps, dispute_id, actor=ctx.actor.username,
+               expected_digest=expected_digest)
+
+
+@router.post("/disputes/{dispute_id}/accept")
+def accept(dispute_id: str, confirm: str = Form(""), confirm_id: str = Form(""),
+           note: str = Form(""), ctx: PageContext = Depends(page("disputes.accept"))) -> Response:
+    if confirm != "yes" or confirm_id.strip() != dispute_id:
+        return redirect(_back(dispute_id, "#accept"), kind="error",
+                        flash="To accept, tick the box and type the dispute id: accepting "
+                              "concedes the dispute and cannot be undone.")
+    return _do(dispute_id, "#answer", "Dispute accepted: it is closed as lost.", svc.accept,
+               ctx.deps, dispute_id, actor=ctx.actor.username, confirm=True,
+               note=note.strip() or None)
