@@ -94,3 +94,20 @@ def test_backtest_of_the_rules_in_force_and_of_a_file(client, deps):
     assert bad.status_code == 400
     mine = client.post("/api/v1/rules/backtest?since=30d", content=GOOD, headers=auth(deps, "admin"))
     assert [r["rule"] for r in mine.json()["rules"]] == ["tag-all"]
+
+
+def test_a_backtest_of_the_active_rules_is_kept_across_a_restart(deps, settings, clock,
+                                                                 fake_stripe):
+    from disputedesk.services.automation.backtests import last_backtest, run_and_record
+    from disputedesk.wiring import build_deps
+
+    assert last_backtest(deps) is None
+    ran = run_and_record(deps, window="90d", actor="ana")
+    restarted = build_deps(settings, clock=clock, gateway_factory=lambda _s: fake_stripe,
+                           migrate=False)
+    try:
+        kept = last_backtest(restarted)
+    finally:
+        restarted.close()
+    assert kept["ran_by"] == "ana" and kept["window"] == "90d"
+    assert kept["disputes_seen"] == ran["disputes_seen"] and kept["rules"] == ran["rules"]

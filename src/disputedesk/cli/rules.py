@@ -122,6 +122,16 @@ def dry_run(file: str = typer.Option(None, "--file", help="A rules file instead 
     console.print(f"{len({d['object_id'] for d in found})} cases looked at, {runs} actions would run now.")
 
 
+def _actor() -> str:
+    import getpass
+    import os
+
+    try:
+        return os.environ.get("DISPUTEDESK_ACTOR") or getpass.getuser()
+    except Exception:  # no user name in a bare container
+        return "cli"
+
+
 @rules_app.command("backtest")
 def backtest(since: str = typer.Option("180d", help="How far back: 180d, 12w, 36h."),
              file: str = typer.Option(None, "--file", help="A rules file instead of the active rules."),
@@ -146,6 +156,11 @@ def backtest(since: str = typer.Option("180d", help="How far back: 180d, 12w, 36
             cases = history(deps, since=start, now=now)
             bar.update(task, description=f"replaying {len(cases):,} cases")
             report = run_backtest(rules, cases, start, now)
+        if file is None:  # a run of the rules in force: the rules page shows the last one
+            from disputedesk.services.automation.backtests import record
+
+            record(deps, report.to_dict(), window=since, actor=_actor(), took=None,
+                   rules_source=rules.source)
     finally:
         deps.close()
     if as_json:

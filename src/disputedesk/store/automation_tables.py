@@ -86,3 +86,16 @@ timers = sa.Table(
 )
 
 TABLES = (decisions, actions, labels, timers)
+
+# Backtests people ran of the active rules: the rules page shows the last one after a restart.
+backtests = sa.Table(
+    "automation_backtests", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ran_at", sa.Float, nullable=False),
+    sa.Column("ran_by", sa.String(255), nullable=False),
+    sa.Column("window", sa.String(32), nullable=False),
+    sa.Column("rules_source", sa.String(255)),
+    sa.Column("took", sa.Float),
+    sa.Column("report", Json, nullable=False),
+    sa.Index(None, "ran_at"),
+)

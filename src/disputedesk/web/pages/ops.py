@@ -4,7 +4,6 @@ recent decisions, the last backtest) and the audit log."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,9 +11,9 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, Response
 
 from disputedesk.errors import DisputeDeskError, NotFound
-from disputedesk.rules import parse_duration
 from disputedesk.services import automation
 from disputedesk.services import events as events_svc
+from disputedesk.services.automation.backtests import last_backtest, run_and_record
 from disputedesk.store import inbox
 from disputedesk.store.tables import audit_log
 from disputedesk.web.pages.common import PageContext, PageError, error_text, page, redirect, render
@@ -23,8 +22,7 @@ router = APIRouter(include_in_schema=False)
 EVENT_PAGE = 100
 AUDIT_PAGE = 100
 
-# The last backtest run from the rules page, per app (it is a report, not state: a restart
-# forgets it, and running it again gives the same figures from the same mirror).
+# One backtest at a time from this process: it reads the whole window of the mirror.
 _BACKTEST_LOCK = threading.Lock()
 
 
@@ -79,7 +77,7 @@ def rules_page(ctx: PageContext = Depends(page("rules.read"))) -> Response:
     except DisputeDeskError as exc:
         shown, error = None, error_text(exc)
     decisions = automation.decisions(deps, limit=100)[::-1]
-    last = getattr(ctx.request.app.state, "last_backtest", None)
+    last = last_backtest(deps)
     return render(ctx, "rules.html", "rules", rules=shown, error=error, decisions=decisions,
                   backtest=last)
 
@@ -87,19 +85,11 @@ def rules_page(ctx: PageContext = Depends(page("rules.read"))) -> Response:
 @router.post("/rules/backtest")
 def run_backtest(since: str = Form("180d"),
                  ctx: PageContext = Depends(page("rules.read"))) -> Response:
-    deps = ctx.deps
     try:
-        now = int(deps.clock.now())
-        seconds = parse_duration(since.strip() or "180d")
         with _BACKTEST_LOCK:
-            started = time.monotonic()
-            report = automation.run_backtest(deps, automation.active_rules(deps),
-                                             since=now - seconds, now=now).to_dict()
-            report["took"] = round(time.monotonic() - started, 2)
+            run_and_record(ctx.deps, window=since.strip() or "180d", actor=ctx.actor.username)
     except DisputeDeskError as exc:
         return redirect("/rules#backtest", flash=error_text(exc), kind="error")
-    report.update(ran_by=ctx.actor.username, ran_at=deps.clock.now(), window=since.strip())
-    ctx.request.app.state.last_backtest = report
     return redirect("/rules#backtest", flash="Backtest finished.")
 
 
