@@ -8,9 +8,7 @@ SQLite files live in tmp dirs, each worker gets its own PostgreSQL database.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 
 import pytest
 import sqlalchemy as sa

@@ -11,16 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from disputedesk.cli._common import open_deps as _deps
 from disputedesk.domain.money import format_money
 
 charges_app = typer.Typer(help="Look at charges before refunding.", no_args_is_help=True)
-
-
-def _deps():
-    from disputedesk.config import load_settings
-    from disputedesk.wiring import build_deps
-
-    return build_deps(load_settings())
 
 
 def _console() -> Console:

@@ -8,9 +8,7 @@ service function and renders the result with Rich (or ``--json``). The operator 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from disputedesk.cli._common import ACTOR, JSON, NOTE, actor_name
+from disputedesk.cli._common import open_deps as _deps
 from disputedesk.errors import ValidationError
 
 disputes_app = typer.Typer(help="Disputes: the inbox, evidence, stage/submit/accept.",
                            no_args_is_help=True)
-
-ACTOR = typer.Option(None, "--actor", envvar="DISPUTEDESK_ACTOR",
-                     help="Who is acting, for the audit log (default: your OS user name).")
-JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
-NOTE = typer.Option(None, "--note", help="Why: kept in the audit log.")
-
-
-def actor_name(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in a bare container
-        return os.environ.get("USER") or "cli"
-
-
-def _deps():
-    from disputedesk.config import load_settings
-    from disputedesk.wiring import build_deps
-
-    return build_deps(load_settings())
-
 
 def _console() -> Console:
     console = Console()

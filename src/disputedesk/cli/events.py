@@ -9,16 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from disputedesk.cli._common import open_deps as _deps
 from disputedesk.errors import ValidationError
 
 events_app = typer.Typer(help="Stored webhook events.", no_args_is_help=True)
-
-
-def _deps():
-    from disputedesk.config import load_settings
-    from disputedesk.wiring import build_deps
-
-    return build_deps(load_settings())
 
 
 def _time(value: float | None) -> str:

@@ -23,7 +23,8 @@ def import_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import orders; reports every problem at once and which open disputes now have an order."""
-    from disputedesk.cli.disputes import _deps, actor_name
+    from disputedesk.cli._common import actor_name
+    from disputedesk.cli._common import open_deps as _deps
     from disputedesk.services.disputes import import_orders
 
     deps = _deps()

@@ -6,9 +6,7 @@ The operator is ``--actor`` / ``DISPUTEDESK_ACTOR`` / the OS user name, recorded
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
-import os
 import signal
 import threading
 from pathlib import Path
@@ -26,32 +24,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from disputedesk.cli._common import ACTOR, JSON, NOTE, actor_name
+from disputedesk.cli._common import open_deps as _deps
 from disputedesk.errors import ValidationError
 
 refunds_app = typer.Typer(help="Refund requests: list, show, approve, reject, cancel, bulk.",
                           no_args_is_help=True)
-
-ACTOR = typer.Option(None, "--actor", envvar="DISPUTEDESK_ACTOR",
-                     help="Who is acting, for the audit log (default: your OS user name).")
-JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
-NOTE = typer.Option(None, "--note", help="Why: kept in the audit log.")
-
-
-def actor_name(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in a bare container
-        return os.environ.get("USER") or "cli"
-
-
-def _deps():
-    from disputedesk.config import load_settings
-    from disputedesk.wiring import build_deps
-
-    return build_deps(load_settings())
-
 
 def _console() -> Console:
     console = Console()

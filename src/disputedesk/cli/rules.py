@@ -10,17 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from disputedesk.cli._common import open_deps as _deps
 from disputedesk.domain.money import format_money
 
 rules_app = typer.Typer(help="Automation rules: check, dry-run, backtest, decisions.",
                         no_args_is_help=True)
-
-
-def _deps():
-    from disputedesk.config import load_settings
-    from disputedesk.wiring import build_deps
-
-    return build_deps(load_settings())
 
 
 def _when(ts) -> str:
@@ -122,16 +116,6 @@ def dry_run(file: str = typer.Option(None, "--file", help="A rules file instead 
     console.print(f"{len({d['object_id'] for d in found})} cases looked at, {runs} actions would run now.")
 
 
-def _actor() -> str:
-    import getpass
-    import os
-
-    try:
-        return os.environ.get("DISPUTEDESK_ACTOR") or getpass.getuser()
-    except Exception:  # no user name in a bare container
-        return "cli"
-
-
 @rules_app.command("backtest")
 def backtest(since: str = typer.Option("180d", help="How far back: 180d, 12w, 36h."),
              file: str = typer.Option(None, "--file", help="A rules file instead of the active rules."),
@@ -157,9 +141,10 @@ def backtest(since: str = typer.Option("180d", help="How far back: 180d, 12w, 36
             bar.update(task, description=f"replaying {len(cases):,} cases")
             report = run_backtest(rules, cases, start, now)
         if file is None:  # a run of the rules in force: the rules page shows the last one
+            from disputedesk.cli._common import actor_name
             from disputedesk.services.automation.backtests import record
 
-            record(deps, report.to_dict(), window=since, actor=_actor(), took=None,
+            record(deps, report.to_dict(), window=since, actor=actor_name(None), took=None,
                    rules_source=rules.source)
     finally:
         deps.close()

@@ -8,38 +8,21 @@ command prints a one-time sign-in link instead.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
-import os
 import sys
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from disputedesk.cli._common import ACTOR as ACTOR_OPTION
+from disputedesk.cli._common import actor_name as cli_actor
+from disputedesk.cli._common import open_deps
 from disputedesk.domain.permissions import PERMISSIONS, ROLE_PERMISSIONS, ROLES
 
 users_app = typer.Typer(help="Dashboard users and their roles.", no_args_is_help=True)
 
-ACTOR_OPTION = typer.Option(None, "--actor", envvar="DISPUTEDESK_ACTOR",
-                            help="Who is acting, for the audit log (default: your OS user name).")
 ROLE_HELP = "One of: " + ", ".join(ROLES) + "."
-
-
-def cli_actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no user name in a bare container
-        return os.environ.get("USER") or "cli"
-
-
-def open_deps():
-    from disputedesk.config import load_settings
-    from disputedesk.wiring import build_deps
-
-    return build_deps(load_settings())
 
 
 def fmt_time(value: float | None) -> str:
