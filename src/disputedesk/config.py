@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Webhook signing secrets (whsec_...), comma-separated; several for rotation.",
     )
-    webhook_tolerance: int = Field(300, description="Seconds a webhook timestamp may be off.")
+    webhook_tolerance: int = Field(300, ge=1, description="Seconds a webhook timestamp may be off.")
     webhook_max_body_bytes: int = Field(
         1_000_000, description="Largest webhook body accepted; larger answers 413."
     )

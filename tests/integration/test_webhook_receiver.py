@@ -87,6 +87,21 @@ def test_timestamps_outside_the_tolerance_are_refused_past_and_future(server, de
     assert stored(deps, event["id"]) is None
 
 
+@pytest.mark.parametrize("prefix", ["x=1, ", ""])
+def test_an_old_delivery_cannot_be_replayed_behind_a_second_fresh_timestamp(server, deps, clock,
+                                                                           prefix):
+    event = make_event("charge.dispute.created", make_dispute())
+    body = event_body(event)
+    old = int(clock.now()) - 30 * 86400
+    signed_old = sign_payload(body, TEST_WEBHOOK_SECRET, timestamp=old)
+    # The SDK's HMAC reads the exact "t" item; a second, fresh one must not pass the time check.
+    header = f"{prefix}t={int(clock.now())},{signed_old}"
+    response = server.post(URL, content=body, headers={"Stripe-Signature": header,
+                                                        "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert stored(deps, event["id"]) is None
+
+
 @pytest.mark.parametrize("offset", [-300, 0, 300])
 def test_timestamps_inside_the_tolerance_are_accepted(server, clock, offset):
     event = make_event("charge.dispute.created", make_dispute())

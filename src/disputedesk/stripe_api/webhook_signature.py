@@ -14,15 +14,23 @@ from disputedesk.errors import SignatureError
 
 
 def _timestamp(header: str) -> int:
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t":
-            try:
-                return int(value)
-            except ValueError:
-                break
-    raise SignatureError("the Stripe-Signature header has no readable timestamp",
-                         hint="expected t=<unix seconds>,v1=<hex signature>")
+    """The one ``t=`` item, read exactly as the SDK reads it for the HMAC.
+
+    A header with several timestamps (or one with stray spaces the SDK would skip) is refused:
+    otherwise the time check could read one timestamp while the HMAC covered another, and an old
+    delivery could be replayed past the tolerance.
+    """
+    items = [item.split("=", 2) for item in header.split(",")]
+    loose = [item for item in items if item[0].strip() == "t"]
+    exact = [item[1] for item in items if len(item) > 1 and item[0] == "t"]
+    if len(loose) != 1 or len(exact) != 1:
+        raise SignatureError("the Stripe-Signature header must carry exactly one timestamp",
+                             hint="expected t=<unix seconds>,v1=<hex signature>")
+    try:
+        return int(exact[0])
+    except ValueError:
+        raise SignatureError("the Stripe-Signature header has no readable timestamp",
+                             hint="expected t=<unix seconds>,v1=<hex signature>") from None
 
 
 def verify(payload: bytes, header: str | None, secrets: list[str], *, now: float,
@@ -39,6 +47,7 @@ def verify(payload: bytes, header: str | None, secrets: list[str], *, now: float
     if not secrets:
         raise SignatureError("no webhook signing secret is configured",
                              hint="set DISPUTEDESK_WEBHOOK_SECRETS")
+    timestamp = _timestamp(header)
     for secret in secrets:
         try:
             stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=None)
@@ -50,7 +59,6 @@ def verify(payload: bytes, header: str | None, secrets: list[str], *, now: float
     else:
         raise SignatureError("no Stripe-Signature v1 signature matches a configured secret",
                              hint="check DISPUTEDESK_WEBHOOK_SECRETS against the endpoint's secret")
-    timestamp = _timestamp(header)
     if tolerance and abs(now - timestamp) > tolerance:
         raise SignatureError(f"the signature timestamp is more than {tolerance} s away from now",
                              hint="a replayed or delayed delivery, or a skewed clock")
