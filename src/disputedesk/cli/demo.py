@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import typer
@@ -33,8 +32,9 @@ def register(app: typer.Typer) -> None:
         from disputedesk.wiring import build_deps
 
         console = Console()
-        logging.basicConfig(level=logging.WARNING,
-                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        from disputedesk.log_setup import configure_logging
+
+        configure_logging("WARNING")
         data_dir.mkdir(parents=True, exist_ok=True)
         # The emulator keeps its state in memory, so the demo's database starts afresh with it.
         for leftover in data_dir.glob("disputedesk.db*"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 
 import typer
@@ -46,7 +45,7 @@ def serve_forever(deps, *, worker_threads: int = 1, access_log: bool = False) ->
         sys.setswitchinterval(SERVE_SWITCH_INTERVAL)
     server = _server_class()(uvicorn.Config(
         create_app(deps), host=settings.host, port=settings.port, log_level="info",
-        access_log=access_log))
+        access_log=access_log, log_config=None))  # uvicorn logs through the desk's scrubber
     if pool is not None:
         pool.start()
     try:
@@ -73,11 +72,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the web app and a worker in one process (migrations applied on start)."""
         from disputedesk.config import load_settings
+        from disputedesk.log_setup import configure_logging
         from disputedesk.services import accounts
         from disputedesk.wiring import build_deps
 
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        configure_logging("INFO")
         settings = load_settings(host=host, port=port)
         desk_url = f"http://{settings.host}:{settings.port}"
         stripe = None

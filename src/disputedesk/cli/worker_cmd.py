@@ -16,10 +16,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Apply stored events and run due jobs until stopped (Ctrl-C or SIGTERM)."""
         from disputedesk.config import load_settings
+        from disputedesk.log_setup import configure_logging
         from disputedesk.wiring import build_deps
         from disputedesk.worker import WorkerPool
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        configure_logging("INFO")
         deps = build_deps(load_settings())
         if deps.store.is_sqlite and concurrency > 1:
             logging.getLogger("disputedesk.worker").warning(
