@@ -400,3 +400,22 @@ def test_a_page_route_sends_anonymous_browsers_to_the_sign_in_page(deps, app):
         accounts.create_user(deps, username="vera", role="viewer", password=PASSWORD)
         _sign_in(client, "vera")
         assert client.get("/_test/queue").json() == {"user": "vera"}
+
+
+def test_pages_and_api_answers_carry_security_headers(sqlite_url, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from disputedesk.config import Settings
+    from disputedesk.web.app import create_app
+    from disputedesk.wiring import build_deps
+
+    deps = build_deps(Settings(database_url=sqlite_url, data_dir=tmp_path), migrate=False)
+    try:
+        with TestClient(create_app(deps)) as client:
+            for path in ("/login", "/api/v1/disputes", "/healthz"):
+                headers = client.get(path).headers
+                assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+                assert headers["x-frame-options"] == "DENY"
+                assert headers["x-content-type-options"] == "nosniff"
+    finally:
+        deps.close()

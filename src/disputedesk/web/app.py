@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from disputedesk.web import api, health, pages, pages_auth
+from disputedesk.web.security_headers import SecurityHeaders
 from disputedesk.web.webhooks import WEBHOOK_PATH, InboxWriter, WebhookReceiver
 
 
@@ -43,6 +44,7 @@ def create_app(deps) -> DeskApp:
     app.include_router(health.router)
     pages_auth.install(app)  # /login, /logout, one-time links, and /static
     pages.install(app)  # the dashboard's pages and HTML error pages
+    app.add_middleware(SecurityHeaders)
     for router in api.routers():
         app.include_router(router, prefix=api.API_PREFIX)
     return app
