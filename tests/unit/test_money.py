@@ -21,6 +21,7 @@ from disputedesk.errors import MoneyError
         ("1.234 KWD", 1234, "kwd"),
         ("1,000.00 usd", 100000, "usd"),
         ("7 GBP", 700, "gbp"),
+        ("100 ISK", 10000, "isk"),
     ],
 )
 def test_parse_money_reads_amounts_as_people_write_them(text, amount, currency):
@@ -42,6 +43,7 @@ def test_parse_money_uses_the_default_currency_when_none_is_written():
         ("USD 10 EUR", "two currencies"),
         ("10 EURO", "cannot read"),
         ("12,50 EUR", "comma as the decimal separator"),
+        ("100.50 ISK", "whole"),
         ("1,00,000 INR", "comma"),
     ],
 )

@@ -20,6 +20,8 @@ ZERO_DECIMAL = frozenset(
 )
 # Stripe's three-decimal currencies: three minor digits, and Stripe wants multiples of 10.
 THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
+# Two-decimal on the wire, but Stripe only takes whole units (the minor amount divisible by 100).
+WHOLE_UNITS_ONLY = frozenset({"isk"})
 
 
 def exponent(currency: str) -> int:
@@ -96,6 +98,12 @@ def to_minor(major: Decimal | str | int, currency: str) -> int:
             f"{major} has more decimals than {currency.upper()} allows ({exp})",
             param="amount",
             hint=f"{currency.upper()} amounts have {exp} decimal places",
+        )
+    if _code(currency) in WHOLE_UNITS_ONLY and value != value.to_integral_value():
+        raise MoneyError(
+            f"{major} {currency.upper()} is not a whole amount",
+            param="amount",
+            hint=f"Stripe takes {currency.upper()} in whole units only",
         )
     return int(scaled)
 
