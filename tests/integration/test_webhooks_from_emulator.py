@@ -55,7 +55,8 @@ def _point(emulator, endpoint, url):
 
 
 def _deliveries(emulator, event_id):
-    answer = httpx.get(f"{emulator.base_url}/_emulator/deliveries", params={"event": event_id},
+    params = {"event": event_id} if event_id else {}
+    answer = httpx.get(f"{emulator.base_url}/_emulator/deliveries", params=params,
                        headers={"Authorization": "Bearer sk_test_hooks"})
     return answer.json()["data"]
 
@@ -124,3 +125,43 @@ def test_secret_rotation_accepts_the_old_secret_beside_the_new_one(emulator, dat
         event = _dispute_event(emulator)
         assert _wait(lambda: _stored(deps, event.id)) is not None
     deps.close()
+
+
+@pytest.mark.parametrize(("fault", "refused_with"), [
+    ("tampered_body", 400), ("wrong_secret", 400), ("stale_timestamp", 400),
+    ("future_timestamp", 400), ("malformed_body", 400), ("oversized_body", 413),
+    ("duplicate", 200),
+])
+def test_hostile_deliveries_are_refused_and_the_genuine_retry_is_stored_once(
+        emulator, database_url, tmp_path, fault, refused_with):
+    endpoint = _endpoint(emulator)
+    deps = _desk(emulator, database_url, tmp_path, [endpoint.secret])
+    with run_server(create_app(deps)) as url:
+        _point(emulator, endpoint, url)
+        answer = httpx.post(f"{emulator.base_url}/_emulator/webhook_faults",
+                            data={"fault": fault, "count": 1},
+                            headers={"Authorization": "Bearer sk_test_hooks"})
+        assert answer.status_code == 200 and answer.json()["pending"] == [fault]
+        _dispute_event(emulator)
+
+        def faulted():  # the fault hits whichever delivery goes out first
+            return next(((d, a) for d in _deliveries(emulator, None) for a in d["attempts"]
+                         if a.get("fault") == fault), None)
+
+        delivery, attempt = _wait(faulted)
+        assert attempt["status_code"] == refused_with
+        # Stripe retries a refused delivery; the genuine retry is accepted and stored once.
+        assert _wait(lambda: next(d for d in _deliveries(emulator, delivery["event"])
+                                  if d["id"] == delivery["id"])["status"] == "succeeded")
+        with deps.store.read() as conn:
+            stored_ids = [e["id"] for e in inbox.list_events(conn, limit=500)]
+        assert stored_ids.count(delivery["event"]) == 1
+        assert "evt_malformed" not in stored_ids
+    deps.close()
+
+
+def test_an_unknown_delivery_fault_is_refused_with_the_choices(emulator):
+    answer = httpx.post(f"{emulator.base_url}/_emulator/webhook_faults", data={"fault": "nope"},
+                        headers={"Authorization": "Bearer sk_test_hooks"})
+    assert answer.status_code == 400
+    assert "tampered_body" in answer.json()["error"]["message"]

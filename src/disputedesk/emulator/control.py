@@ -173,6 +173,20 @@ def faults(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
     return emulator.faults.config.as_dict()
 
 
+def webhook_faults(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
+    """One-shot faults for the next webhook deliveries (see webhooks.DELIVERY_FAULTS)."""
+    from .webhooks import DELIVERY_FAULTS
+
+    if request.method == "POST":
+        fault = _text(params, "fault")
+        if fault not in DELIVERY_FAULTS:
+            raise errors.invalid(f"Unknown fault '{fault}'. Choose one of: "
+                                 + ", ".join(DELIVERY_FAULTS) + ".", param="fault")
+        count = int(_number(params, "count", 1, 1000)) if "count" in params else 1
+        emulator.webhooks.add_faults(fault, count)
+    return {"pending": list(emulator.webhooks.pending_faults), "available": DELIVERY_FAULTS}
+
+
 def seed(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
     try:
         module = importlib.import_module(f"{__package__}.seed")
@@ -192,6 +206,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
         ("/_emulator/trigger", ["POST"], trigger),
         ("/_emulator/deliveries", ["GET"], deliveries),
         ("/_emulator/faults", ["GET", "POST"], faults),
+        ("/_emulator/webhook_faults", ["GET", "POST"], webhook_faults),
         ("/_emulator/seed", ["POST"], seed),
     ]
     return [Route(path, _wrap(emulator, fn), methods=methods) for path, methods, fn in table]

@@ -63,6 +63,20 @@ class Delivery:
                 "next_attempt_at": self.next_attempt_at}
 
 
+# One-shot faults for the next deliveries, so a receiver can be tested against what a hostile or
+# broken network sends: (name, what the attempt does). Set with POST /_emulator/webhook_faults.
+DELIVERY_FAULTS: dict[str, str] = {
+    "tampered_body": "the body is changed after signing",
+    "wrong_secret": "signed with a secret the endpoint does not have",
+    "stale_timestamp": "signed with a timestamp one hour old",
+    "future_timestamp": "signed with a timestamp one hour ahead",
+    "malformed_body": "a signed body that is not JSON",
+    "oversized_body": "a signed body of 2 MB",
+    "duplicate": "the same delivery sent twice at once",
+}
+OVERSIZED_BYTES = 2_000_000
+
+
 class Deliverer:
     def __init__(self, emulator: "Emulator", *, retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
                  timeout: float = 5.0, workers: int = 4) -> None:
@@ -81,6 +95,14 @@ class Deliverer:
         self._client: httpx.Client | None = None
         self._stopping = False
         self._generation = 0  # bumped by reset so stale attempts are dropped
+        self.pending_faults: list[str] = []  # one-shot DELIVERY_FAULTS, applied in order
+
+    def add_faults(self, fault: str, count: int = 1) -> list[str]:
+        if fault not in DELIVERY_FAULTS:
+            raise ValueError(fault)
+        with self._cond:
+            self.pending_faults.extend([fault] * count)
+            return list(self.pending_faults)
 
     # ------------------------------------------------------------------ endpoints
     def matching_endpoints(self, account: AccountState, event_type: str) -> list[Obj]:
@@ -130,6 +152,7 @@ class Deliverer:
         with self._cond:
             self._queue.clear()
             self._generation += 1
+            self.pending_faults.clear()
         self.log.clear()
         self._by_id.clear()
 
@@ -193,10 +216,25 @@ class Deliverer:
                 return
             secret = emulator.webhooks_secret(endpoint)
             url = endpoint["url"]
+        with self._cond:
+            fault = self.pending_faults.pop(0) if self.pending_faults else None
         timestamp = int(time.time())
+        body, signed_body, signed_at = d.payload, d.payload, timestamp
+        if fault == "tampered_body":
+            body = d.payload.replace(b'"livemode"', b'"livemode" ', 1)
+        elif fault == "wrong_secret":
+            secret = "whsec_not_this_endpoints_secret"
+        elif fault == "stale_timestamp":
+            signed_at = timestamp - 3600
+        elif fault == "future_timestamp":
+            signed_at = timestamp + 3600
+        elif fault == "malformed_body":
+            body = signed_body = b'{"id": "evt_malformed", "object": "event", '
+        elif fault == "oversized_body":
+            body = signed_body = d.payload[:-1] + b" " * OVERSIZED_BYTES + b"}"
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                   "Stripe-Signature": sign(d.payload, secret, timestamp)}
+                   "Stripe-Signature": sign(signed_body, secret, signed_at)}
         started = time.monotonic()
         status_code: int | None = None
         error: str | None = None
@@ -204,7 +242,11 @@ class Deliverer:
         try:
             if client is None:
                 return
-            response = client.post(url, content=d.payload, headers=headers)
+            if fault == "duplicate":  # a second copy in flight at the same moment
+                pool = self._pool
+                if pool is not None:
+                    pool.submit(client.post, url, content=body, headers=headers)
+            response = client.post(url, content=body, headers=headers)
             status_code = response.status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -215,6 +257,7 @@ class Deliverer:
             if generation != self._generation:
                 return
             d.attempts.append({"at": timestamp, "status_code": status_code, "error": error,
+                               "fault": fault,
                                "duration_ms": int((time.monotonic() - started) * 1000)})
             if ok:
                 d.status = "succeeded"
