@@ -1,5 +1,8 @@
 """Benchmark: webhook ingest (requests/s, p50/p99) beside a bare reference receiver, and worker apply rate.
 
+The worker figures come from bench/worker_throughput.py (features installed as `serve` installs
+them, on a realistic mix and on dispute histories only); run that script for more options.
+
     .venv/bin/python bench/webhook_ingest.py [--requests 20000] [--levels 1,16,64]
     DISPUTEDESK_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \
         .venv/bin/python bench/webhook_ingest.py          # also PostgreSQL
@@ -194,8 +197,7 @@ def count_events(url: str) -> int:
 def fresh_database(kind: str, workdir: Path, label: str) -> tuple[str, callable]:
     if kind == "sqlite":
         return f"sqlite:///{workdir / (label + '.db')}", lambda: None
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import create_pg_database, drop_pg_database
+    from disputedesk.testing import create_pg_database, drop_pg_database
 
     admin = os.environ[PG_ENV]
     url = create_pg_database(admin, prefix="ddbench")
@@ -235,51 +237,13 @@ def bench_ingest(kind: str, levels: list[int], per_level: int, workdir: Path) ->
                   + ("" if set(d["statuses"]) == {200} else f"  statuses={d['statuses']}"))
 
 
-def bench_worker(kind: str, n: int, workdir: Path, *, bare: bool) -> None:
-    from disputedesk.config import Settings
-    from disputedesk.store import inbox
-    from disputedesk.testing import ManualClock
-    from disputedesk.wiring import build_deps
-    from disputedesk.worker import Worker
+def bench_worker(kind: str, n: int, workdir: Path, *, bare: bool, mix: str = "mixed") -> None:
+    """One worker's apply rate with the desk's features installed (bench/worker_throughput.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import worker_throughput
 
-    from disputedesk.services.events import EventListeners
-
-    url, cleanup = fresh_database(kind, workdir, f"worker_{bare}")
-    try:
-        deps = build_deps(Settings(database_url=url), clock=ManualClock(2e9))
-        if bare:  # the mirror alone, without the listeners other features installed
-            deps.event_listeners = EventListeners()
-        rows = []
-        now = int(time.time())
-        histories = [dispute_history(start=now - 86400)[0] for _ in range(max(1, n // 8))]
-        for history in histories:
-            for event in history:
-                obj = event["data"]["object"]
-                rows.append(dict(id=event["id"], type=event["type"], created=event["created"],
-                                 account=None, livemode=False, api_version=None,
-                                 object_type=obj["object"], object_id=obj["id"],
-                                 payload=json.dumps(event, indent=2), status="received",
-                                 attempts=0, last_error=None, next_attempt_at=0, received_at=0,
-                                 processed_at=None))
-        rows = rows[:n]
-        with deps.store.write() as conn:
-            for i in range(0, len(rows), 1000):
-                inbox.insert_events(conn, rows[i:i + 1000])
-        worker = Worker(deps)
-        t0 = time.perf_counter()
-        total = 0
-        for _ in range(10_000):
-            result = worker.process_events()
-            if not result.claimed:
-                break
-            total += result.processed
-        elapsed = time.perf_counter() - t0
-        what = "mirror only" if bare else "mirror + installed features' listeners"
-        print(f"\n== worker on {kind} ({what}): {total} events applied in {elapsed:.2f} s = "
-              f"{total / elapsed:.0f} events/s (one worker, default batch size) ==")
-        deps.close()
-    finally:
-        cleanup()
+    result = worker_throughput.run(kind, n, mix, workdir, features=not bare)
+    print("\n== worker: " + worker_throughput.report(result).strip())
 
 
 def main() -> None:
@@ -297,8 +261,9 @@ def main() -> None:
             if args.only in (None, "ingest"):
                 bench_ingest(kind, levels, args.requests, Path(tmp))
             if args.only in (None, "worker"):
-                bench_worker(kind, args.worker_events, Path(tmp), bare=True)
-                bench_worker(kind, args.worker_events, Path(tmp), bare=False)
+                for mix in ("mixed", "disputes"):
+                    bench_worker(kind, args.worker_events, Path(tmp), bare=True, mix=mix)
+                    bench_worker(kind, args.worker_events, Path(tmp), bare=False, mix=mix)
 
 
 if __name__ == "__main__":

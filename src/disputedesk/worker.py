@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from disputedesk.services.events import BatchResult, process_batch
 from disputedesk.services.jobs import ensure_periodic, run_due_jobs
@@ -18,19 +19,34 @@ from disputedesk.services.jobs import ensure_periodic, run_due_jobs
 log = logging.getLogger("disputedesk.worker")
 
 JOBS_PER_ROUND = 10
+# SQLite has one writer: a batch holds the write lock the webhook receiver also needs, so on
+# SQLite batches are sized to finish within this budget (heavy listeners -> smaller batches).
+SQLITE_BATCH_BUDGET_SECONDS = 0.025
 
 
 class Worker:
     def __init__(self, deps, *, name: str = "worker") -> None:
         self.deps = deps
         self.name = name
+        self._seconds_per_event = 0.0  # measured; sizes SQLite batches
+
+    def _batch_limit(self) -> int:
+        limit = self.deps.settings.worker_batch_size
+        if self.deps.store.is_sqlite and self._seconds_per_event > 0:
+            limit = min(limit, int(SQLITE_BATCH_BUDGET_SECONDS / self._seconds_per_event))
+        return max(1, limit)
 
     def process_events(self) -> BatchResult:
         settings = self.deps.settings
+        started = time.perf_counter()  # a duration for sizing batches, not the desk's clock
         result = process_batch(self.deps.store, self.deps.clock,
-                               limit=settings.worker_batch_size,
+                               limit=self._batch_limit(),
                                max_attempts=settings.job_max_attempts,
                                listeners=self.deps.event_listeners)
+        if result.claimed:
+            cost = (time.perf_counter() - started) / result.claimed
+            self._seconds_per_event = (cost if not self._seconds_per_event
+                                       else 0.7 * self._seconds_per_event + 0.3 * cost)
         metrics = self.deps.metrics
         if result.processed:
             metrics.events_processed.inc(result.processed)

@@ -25,6 +25,7 @@ from disputedesk.errors import NotFound, ValidationError
 from disputedesk.services import mirror as rules
 from disputedesk.services.jobs import Clock, backoff
 from disputedesk.store import audit, inbox
+from disputedesk.store import jobs as job_queue
 from disputedesk.store import mirror as repo
 from disputedesk.store.engine import Store
 
@@ -35,9 +36,28 @@ log = logging.getLogger("disputedesk.events")
 Listener = Callable[[Connection, dict, "rules.Decision | None", float], None]
 
 
-# batch_listener(conn, [(event, decision), ...], now): the same, once per batch with every
-# matching event of the batch, so a feature can do set-based work (one query for 100 events).
-BatchListener = Callable[[Connection, list[tuple[dict, "rules.Decision | None"]], float], None]
+# batch_listener(conn, items, now): the same, once per batch with every matching event of the
+# batch as ``items`` (a BatchItems: a list of (event, decision) pairs), so a feature can do
+# set-based work (one query for 100 events).
+BatchListener = Callable[[Connection, "BatchItems", float], None]
+
+
+class BatchItems(list):
+    """The ``(event, decision)`` pairs a batch listener gets, in the order the batch claimed them.
+
+    ``snapshot(object_type, id)`` gives the object as the mirror holds it after this batch's writes
+    (what a query of the mirror would return now) for every mirrored object the batch touched,
+    without a query: listeners that act on "the newest state the desk holds" use it instead of
+    re-reading (and re-parsing) the row.
+    """
+
+    def __init__(self, items=(), snapshots: dict[str, dict[str, repo.StoredVersion]] | None = None):
+        super().__init__(items)
+        self._snapshots = snapshots or {}
+
+    def snapshot(self, object_type: str, object_id: str) -> dict | None:
+        version = self._snapshots.get(object_type, {}).get(object_id)
+        return version.data if version is not None else None
 
 
 class EventListeners:
@@ -177,9 +197,13 @@ def _apply(conn: Connection, batch: list[inbox.ClaimedEvent], now: float,
         repo.insert_rows(conn, object_type, type_rows)
     for object_type, type_rows in updates.items():
         repo.update_rows(conn, object_type, type_rows)
-    for (object_type, object_id), (account, updated) in sorted(refetch.items()):
-        rules.enqueue_refetch(conn, object_type, object_id, account=account,
-                              trigger_updated=updated, now=now)
+    # Refetches of the ties (``rules.enqueue_refetch``, at most one queued per object): one
+    # statement for the batch.
+    job_queue.enqueue_many(conn, [
+        job_queue.NewJob("mirror.refetch", {"object_type": object_type, "object_id": object_id,
+                                            "account": account, "trigger_updated": int(updated)},
+                         dedupe_key=rules.refetch_dedupe_key(object_type, object_id))
+        for (object_type, object_id), (account, updated) in sorted(refetch.items())], now=now)
     acted = set(decisions)  # events that touched the mirror, plus those a listener took
     for claimed, event in parsed:
         hooks = listeners.for_type(event["type"]) if listeners is not None else []
@@ -191,7 +215,10 @@ def _apply(conn: Connection, batch: list[inbox.ClaimedEvent], now: float,
         matching = [(claimed.seq, event) for claimed, event in parsed
                     if types is None or event["type"] in types]
         if matching:
-            batch_hook(conn, [(event, decisions.get(seq)) for seq, event in matching], now)
+            # ``current`` is the mirror after this batch's writes (stored rows, then every
+            # snapshot applied), handed over so listeners need not read the rows back.
+            batch_hook(conn, BatchItems([(event, decisions.get(seq)) for seq, event in matching],
+                                        current), now)
             acted.update(seq for seq, _ in matching)
     processed = [c.seq for c, _ in parsed if c.seq in acted]
     ignored = [c.seq for c, _ in parsed if c.seq not in acted]

@@ -43,6 +43,36 @@ def enqueue(conn: Connection, name: str, payload: dict[str, Any] | None = None, 
     return conn.execute(stmt).first() is not None
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """One job for :func:`enqueue_many` (``run_at`` None: due at ``now``)."""
+
+    name: str
+    payload: dict[str, Any]
+    dedupe_key: str | None = None
+    run_at: float | None = None
+
+
+def enqueue_many(conn: Connection, new_jobs: list[NewJob], *, now: float) -> None:
+    """Queue many jobs with one statement per kind (keyed / not keyed), as ``enqueue`` would one
+    by one: a job whose ``dedupe_key`` is already queued is skipped. For worker batch listeners."""
+    rows = [{"name": j.name, "payload": j.payload,
+             "run_at": now if j.run_at is None else j.run_at, "attempts": 0, "status": "queued",
+             "dedupe_key": j.dedupe_key, "created_at": now, "updated_at": now} for j in new_jobs]
+    keyed, plain = {}, []
+    for row in rows:
+        if row["dedupe_key"] is None:
+            plain.append(row)
+        else:
+            keyed.setdefault(row["dedupe_key"], row)  # the first of a key wins, as one by one
+    if plain:
+        conn.execute(jobs.insert(), plain)
+    if keyed:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+                     list(keyed.values()))
+
+
 def claim_due(conn: Connection, *, now: float, limit: int, lease_seconds: float) -> list[ClaimedJob]:
     """Take due jobs (and running ones whose lease ran out) and mark them running."""
     due = sa.or_(

@@ -74,8 +74,16 @@ def lock_objects(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
     if conn.dialect.name != "postgresql":
         return  # SQLite: the transaction already holds the database's only write lock
     lock_ids = sorted({_lock_id(t, i) for t, i in keys})
-    for lock_id in lock_ids:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+    if lock_ids:
+        # One round trip for the whole batch (one per key cost ~15 ms per 100 objects). The
+        # locks are taken in the array's order, which is sorted: unnest returns the elements in
+        # array order, and the aggregate calls the lock function row by row as they come.
+        conn.execute(_LOCK_MANY, {"keys": lock_ids})
+
+
+_LOCK_MANY = sa.text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest(CAST(:keys AS bigint[]))"
+    " WITH ORDINALITY AS u(k, n) ORDER BY n) AS ordered")
 
 
 def _lock_id(object_type: str, object_id: str) -> int:

@@ -41,6 +41,7 @@ from disputedesk.services.automation.runner import (
     ActionDeferred,
     evaluate_job,
     on_event,
+    on_events,
     run_evaluation,
     scan_job,
     schedule_deadlines,
@@ -87,8 +88,7 @@ def actions(deps, object_id: str | None = None, *, status: str | None = None,
 
 
 def install(deps) -> None:
-    for event_type in EVENTS:
-        deps.event_listeners.on(event_type, on_event)
+    deps.event_listeners.on_batch(list(EVENTS), on_events)
     deps.jobs.register(EVALUATE_JOB, evaluate_job)
     deps.jobs.register(SCAN_JOB, scan_job)
     deps.jobs.every(SCAN_JOB, SCAN_INTERVAL_SECONDS)

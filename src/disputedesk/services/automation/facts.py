@@ -141,11 +141,11 @@ def load_subject(conn: Connection, object_type: str, object_id: str,
     return obj
 
 
-def fetch_charge(deps, charge_id: str) -> None:
-    """Bring a charge the mirror lacks in from Stripe (worker only)."""
-    charge = deps.gateway().fetch_object("charge", charge_id)
+def fetch_charge(deps, charge_id: str, account: str | None = None) -> None:
+    """Bring a charge the mirror lacks in from Stripe (worker only), from the subject's account."""
+    charge = deps.gateway().fetch_object("charge", charge_id, account=account)
     with deps.store.write() as conn:
-        mirror_rules.apply_fetched(conn, "charge", charge, account=None,
+        mirror_rules.apply_fetched(conn, "charge", charge, account=account,
                                    trigger_updated=int(charge.get("created") or 0),
                                    now=deps.clock.now())
 
@@ -161,9 +161,10 @@ def build_facts(deps, trigger: str, object_id: str, *, snapshot: Mapping[str, An
             return None
         charge_id = _id(obj.get("charge"))
         charge = repo.get_object(conn, "charge", charge_id) if charge_id else None
+        subject_row = repo.get_row(conn, object_type, object_id)
     if charge is None and charge_id and fetch:
         try:
-            fetch_charge(deps, charge_id)
+            fetch_charge(deps, charge_id, (subject_row or {}).get("account"))
         except Exception as exc:  # noqa: BLE001 - decide on what is known; charge.* are missing
             log.warning("automation: cannot fetch charge %s for %s: %s", charge_id, object_id, exc)
     completeness = evidence_completeness(deps, object_id) if object_type == "dispute" else None

@@ -76,16 +76,27 @@ def actor_for(rule: str) -> str:
 
 # --- 1. listeners ------------------------------------------------------------------------------
 
-def on_event(conn, event: dict, _decision, now: float) -> None:
-    """Queue the evaluation of the event's trigger (runs inside the event's transaction)."""
-    obj = (event.get("data") or {}).get("object") or {}
-    trigger = trigger_for_event(str(event.get("type")), obj)
-    if trigger is None or not isinstance(obj.get("id"), str):
-        return
-    job_queue.enqueue(conn, EVALUATE_JOB, {
-        "trigger": trigger, "object_id": obj["id"], "object_type": obj.get("object"),
-        "event_id": event.get("id"), "snapshot": obj,
-    }, now=now, dedupe_key=f"{EVALUATE_JOB}:{event.get('id')}")
+def on_events(conn, items, now: float) -> None:
+    """Queue the evaluation of each event's trigger (a worker batch listener: one INSERT for the
+    batch; runs inside the events' transaction). Keyed by event id, so a replayed event whose
+    evaluation is still queued does not queue a second one."""
+    new_jobs = []
+    for event, _decision in items:
+        obj = (event.get("data") or {}).get("object") or {}
+        trigger = trigger_for_event(str(event.get("type")), obj)
+        if trigger is None or not isinstance(obj.get("id"), str):
+            continue
+        new_jobs.append(job_queue.NewJob(EVALUATE_JOB, {
+            "trigger": trigger, "object_id": obj["id"], "object_type": obj.get("object"),
+            "event_id": event.get("id"), "snapshot": obj,
+        }, dedupe_key=f"{EVALUATE_JOB}:{event.get('id')}"))
+    if new_jobs:
+        job_queue.enqueue_many(conn, new_jobs, now=now)
+
+
+def on_event(conn, event: dict, decision, now: float) -> None:
+    """The same for one event (per-event listener form)."""
+    on_events(conn, [(event, decision)], now)
 
 
 # --- 2. the evaluate job -----------------------------------------------------------------------

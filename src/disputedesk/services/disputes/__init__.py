@@ -65,9 +65,7 @@ def install(deps) -> None:
     from disputedesk.services.disputes import reminders, tracking
 
     reminders.offsets(deps.settings)  # a bad schedule fails at start-up, not in the worker
-    listener = tracking.make_listener(deps.settings)
-    for event_type in DISPUTE_EVENTS:
-        deps.event_listeners.on(event_type, listener)
+    deps.event_listeners.on_batch(list(DISPUTE_EVENTS), tracking.make_listener(deps.settings))
     deps.jobs.register(reminders.JOB, reminders.reminder_job, max_attempts=3)
     deps.jobs.every(reminders.JOB, reminders.JOB_INTERVAL_SECONDS)
     deps.jobs.register(tracking.REFRESH_JOB, tracking.refresh_job)

@@ -51,6 +51,27 @@ def upsert(conn: Connection, table: sa.Table, keys: list[str], values: dict[str,
     conn.execute(stmt)
 
 
+def upsert_many(conn: Connection, table: sa.Table, keys: list[str], rows: list[dict[str, Any]],
+                update: list[str] | None = None) -> None:
+    """``upsert`` for many rows with one statement: on a key conflict the ``update`` columns
+    (default: every non-key column) take the new row's values; ``update=[]``: DO NOTHING.
+
+    Rows must share their columns; a key given twice keeps the last row (one statement cannot
+    touch a row twice on PostgreSQL)."""
+    if not rows:
+        return
+    unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    columns = [c for c in unique[0] if c not in keys] if update is None else update
+    if columns:
+        stmt = stmt.on_conflict_do_update(index_elements=keys,
+                                          set_={c: stmt.excluded[c] for c in columns})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, unique)
+
+
 def load_dispute(conn: Connection, dispute_id: str) -> dict:
     dispute = repo.get_object(conn, "dispute", dispute_id)
     if dispute is None:
@@ -88,11 +109,10 @@ def work_state(dispute: dict, previous: str | None) -> str:
     return "open"
 
 
-def sync_work(conn: Connection, dispute: dict, now: float, **extra: Any) -> dict:
-    """Bring the dispute's work row in step with the mirror's snapshot; returns the row."""
-    current = get_work(conn, dispute["id"])
-    values = {
-        "state": work_state(dispute, current["state"] if current else None),
+def work_values(dispute: dict, previous_state: str | None, now: float) -> dict[str, Any]:
+    """The work row's columns that follow Stripe's snapshot (the rest are the desk's own)."""
+    return {
+        "state": work_state(dispute, previous_state),
         "stripe_status": dispute.get("status"),
         "reason": dispute.get("reason"),
         "due_by": d.due_by(dispute),
@@ -100,8 +120,15 @@ def sync_work(conn: Connection, dispute: dict, now: float, **extra: Any) -> dict
         "card_brand": d.card_brand(dispute),
         "network_reason_code": d.network_reason_code(dispute),
         "updated_at": now,
-        **extra,
     }
+
+
+def sync_work(conn: Connection, dispute: dict, now: float, **extra: Any) -> dict:
+    """Bring the dispute's work row in step with the mirror's snapshot; returns the row.
+
+    (The worker's listener does the same for a whole batch: tracking.sync_work_many.)"""
+    current = get_work(conn, dispute["id"])
+    values = {**work_values(dispute, current["state"] if current else None, now), **extra}
     if current is None:
         # A first row cannot add to a column: counters (``evidence_version + 1``) start at 1.
         first = {k: (1 if isinstance(v, sa.ColumnElement) else v) for k, v in values.items()}

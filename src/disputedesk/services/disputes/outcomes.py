@@ -14,12 +14,27 @@ from sqlalchemy.engine import Connection
 
 from disputedesk.domain import disputes as d
 from disputedesk.errors import ValidationError
-from disputedesk.services.disputes.common import upsert
+from disputedesk.services.disputes.common import upsert, upsert_many
 from disputedesk.store.disputes_tables import outcomes
 
 
 def record(conn: Connection, dispute: dict, now: float) -> dict | None:
     """Store the outcome of a closed dispute; ``None`` (nothing written) while it is open."""
+    values = outcome_values(dispute, now)
+    if values is not None:
+        upsert(conn, outcomes, ["dispute_id"], values)
+    return values
+
+
+def record_many(conn: Connection, disputes: list[dict], now: float) -> None:
+    """``record`` for many disputes with one statement (the worker's batch listener)."""
+    rows = [v for v in (outcome_values(dispute, now) for dispute in disputes) if v is not None]
+    if rows:
+        upsert_many(conn, outcomes, ["dispute_id"], rows)
+
+
+def outcome_values(dispute: dict, now: float) -> dict | None:
+    """The outcome row of a closed dispute; ``None`` while it is open (or not fully expanded)."""
     try:
         outcome = d.classify_outcome(dispute)
     except ValidationError:
@@ -37,7 +52,6 @@ def record(conn: Connection, dispute: dict, now: float) -> dict | None:
         "notes": list(outcome.notes), "balance_transactions": list(m.balance_transactions),
         "recorded_at": now,
     }
-    upsert(conn, outcomes, ["dispute_id"], values)
     return values
 
 

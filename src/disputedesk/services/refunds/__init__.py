@@ -71,9 +71,7 @@ def install(deps) -> None:
     from disputedesk.services.refunds import follow
 
     policy(deps.settings)  # a malformed approval setting fails at start-up, naming the setting
-    for event_type in follow.REFUND_EVENTS:
-        deps.event_listeners.on(event_type, follow.on_refund_event)
-    deps.event_listeners.on("charge.refunded", follow.on_charge_refunded)
+    deps.event_listeners.on_batch([*follow.REFUND_EVENTS, "charge.refunded"], follow.on_events)
     deps.jobs.register(SUBMIT_JOB, _submit_job)
     deps.jobs.register(HEAL_JOB, _heal_job)
     deps.jobs.every(HEAL_JOB, HEAL_INTERVAL_SECONDS)
