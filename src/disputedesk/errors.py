@@ -21,6 +21,7 @@ needs a place in this tree::
     └── StripeError                  Stripe (or the emulator) answered with an error
         ├── StripeRateLimited        429 after all retries
         ├── StripeUnavailable        5xx or network failure after all retries
+        │   └── StripeConflict       409 (e.g. idempotency_key_in_use): result unknown, retry
         ├── StripeAuthFailed         Stripe refused the API key (a configuration problem)
         └── StripeInvalidRequest     4xx: Stripe refused the request (code and param kept)
             ├── StripeNotFound       404 resource_missing (also a NotFound)
@@ -139,6 +140,14 @@ class StripeRateLimited(StripeError):
 
 class StripeUnavailable(StripeError):
     code = "stripe_unavailable"
+
+
+class StripeConflict(StripeUnavailable):
+    """409: Stripe is still working on a request with the same idempotency key (or another
+    conflicting one). The call may yet take effect: retry it with the same key, never treat it
+    as a refusal."""
+
+    code = "stripe_conflict"
 
 
 class StripeInvalidRequest(StripeError):

@@ -127,3 +127,30 @@ def test_bulk_upload_status_and_result(api, emulator):
     assert status["counts"] == {"succeeded": 3}
     result = api["viewer"].get(f"/refunds/bulk/{job}/result.csv")
     assert [r.status for r in read_result_csv(result.text)] == ["succeeded"] * 3
+
+
+def test_a_reused_idempotency_key_with_other_parameters_is_refused_with_409(api, emulator):
+    charge = pay(emulator.stripe_client(), 5000, "eur")
+    body = {"target": charge, "amount": 500}
+    first = api["agent"].post("/refunds", json=body, headers={"Idempotency-Key": "k-reuse"})
+    assert first.status_code == 201, first.text
+    key = first.json()["request"]["source_key"]
+    assert key.startswith("api:") and key.endswith(":k-reuse")
+    other = api["agent"].post("/refunds", json={**body, "amount": 600},
+                              headers={"Idempotency-Key": "k-reuse"})
+    assert other.status_code == 409, other.text
+    assert other.json()["detail"]["code"] == "idempotency_key_reused"
+    assert "k-reuse" in other.json()["detail"]["message"]
+    assert len(emulator.stripe_client().v1.refunds.list(params={"charge": charge}).data) == 1
+
+
+def test_idempotency_keys_are_scoped_to_the_caller(api, emulator):
+    client = emulator.stripe_client()
+    one, two = pay(client, 5000, "eur"), pay(client, 5000, "eur")
+    mine = api["agent"].post("/refunds", json={"target": one, "amount": 500},
+                             headers={"Idempotency-Key": "shared-key"})
+    theirs = api["approver"].post("/refunds", json={"target": two, "amount": 500},
+                                  headers={"Idempotency-Key": "shared-key"})
+    assert mine.status_code == theirs.status_code == 201, theirs.text
+    assert mine.json()["request"]["id"] != theirs.json()["request"]["id"]
+    assert not theirs.json()["existing"]

@@ -141,3 +141,23 @@ def test_ctrl_c_stops_a_bulk_run_that_resumes_without_duplicates(env, emulator, 
     final = read_result_csv((tmp_path / "resumed.csv").read_text())
     assert {r.status for r in final} == {"succeeded"}
     assert [len(client.v1.refunds.list(params={"charge": c}).data) for c in charges] == [1] * 30
+
+
+def test_an_edited_bulk_file_reports_unchanged_rows_already_done_unless_allow_repeat(
+        cli, emulator, tmp_path):
+    client = emulator.stripe_client()
+    a, b = pay(client, 5000), pay(client, 5000)
+    file = tmp_path / "first.csv"
+    file.write_text(f"charge,amount\n{a},10.00\n{b},5.00\n")
+    assert cli("refunds", "bulk", str(file)).exit_code == 0
+    edited = tmp_path / "edited.csv"
+    edited.write_text(f"charge,amount\n{a},10.00\n{b},6.00\n")
+    assert cli("refunds", "bulk", str(edited)).exit_code == 0
+    rows = {r.row: r for r in read_result_csv(
+        (tmp_path / "edited.csv.result.csv").read_text())}
+    assert rows[2].status == "already_done" and rows[3].status == "succeeded"
+    assert len(client.v1.refunds.list(params={"charge": a}).data) == 1
+    repeat = cli("refunds", "bulk", str(file), "--allow-repeat", "--out",
+                 str(tmp_path / "repeat.csv"))
+    assert repeat.exit_code == 0, repeat.output
+    assert len(client.v1.refunds.list(params={"charge": a}).data) == 2

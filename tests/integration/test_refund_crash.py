@@ -13,9 +13,11 @@ import time
 
 import pytest
 
+from disputedesk.config import Settings
 from disputedesk.domain.refunds import REQUEST_METADATA_KEY
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.services import refunds
+from disputedesk.services.refunds import lease
 from disputedesk.services.refunds.faults import ENV, POINTS
 from disputedesk.services.refunds.testing import desk_settings, pay, pump_events
 from disputedesk.testing import ManualClock
@@ -87,6 +89,9 @@ def test_killed_at_each_point_heals_to_exactly_one_refund(point, database_url, e
         assert (request["status"], request["refund_id"]) == (expected_status, None)
         assert len(tagged_refunds(client, charge, request["id"])) == expected_refunds
 
+        # The killed process may have held the send lease (its own settings decide how long):
+        # the healer waits until it runs out.
+        deps.clock.advance(lease.lease_seconds(Settings()) + 1)
         counts = refunds.heal(deps)
         healed = refunds.show_request(deps, request["id"])["request"]
         made = tagged_refunds(client, charge, request["id"])

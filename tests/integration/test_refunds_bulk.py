@@ -9,7 +9,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from disputedesk.domain.bulk import BulkFileInvalid, read_result_csv
+from disputedesk.domain.bulk import BulkFileInvalid, parse_bulk_csv, read_result_csv
 from disputedesk.domain.refunds import REQUEST_METADATA_KEY
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.services import refunds
@@ -102,7 +102,8 @@ def test_interrupted_run_resumes_without_a_duplicate(desk, emulator, tmp_path):
     results = read_result_csv(again.result_csv())
     by_row = {r.row: r for r in results}
     assert by_row[2].refund_id == made[charges[0]][0].id and by_row[2].status == "succeeded"
-    assert made[charges[0]][0].metadata.to_dict()[REQUEST_METADATA_KEY].endswith("-r2")
+    tagged = made[charges[0]][0].metadata.to_dict()[REQUEST_METADATA_KEY]
+    assert tagged == parse_bulk_csv(data).rows[0].key
     status = refunds.job_status(desk, first.job_id)
     assert status["counts"] == {"succeeded": 12} and status["job"]["status"] == "done"
 

@@ -163,36 +163,57 @@ def test_the_row_limit_is_reported_once():
 
 # --- stable row keys ---------------------------------------------------------------------------------
 
-def test_row_keys_combine_the_file_hash_and_the_row_number():
+def test_row_keys_come_from_each_rows_own_content():
     bulk = parse_bulk_csv(GOOD)
-    assert [r.key for r in bulk.rows] == [row_key(bulk.file_hash, n) for n in (2, 3, 4, 6)]
-    assert bulk.rows[0].key == f"bulk-{bulk.file_hash[:40]}-r2"
+    assert [r.key for r in bulk.rows] == [row_key(r) for r in bulk.rows]
+    assert all(len(r.key) == len("bulk-") + 40 for r in bulk.rows)
+    assert len({r.key for r in bulk.rows}) == len(bulk.rows)
 
 
-def test_row_keys_survive_resaving_the_file_in_another_shape():
-    resaved = (
-        "\ufeffmetadata.ticket;amount;reason;charge;payment_intent;order_id;note\n"
-        "T-1;full;requested_by_customer;ch_1;;;damaged\n"
-        ";12.5 EUR;duplicate;;pi_2;;\n"
-        "T-3;1500 JPY;;;;A-1003;\n"
-        "\n"
-        ";1.23 KWD;requested_by_customer;ch_4;;;note, with comma\n"
-    ).replace("\n", "\r\n")
-    assert parse_bulk_csv(resaved).file_hash == parse_bulk_csv(GOOD).file_hash
+RESAVED = (
+    "\ufeffmetadata.ticket;amount;reason;charge;payment_intent;order_id;note\n"
+    "T-1;full;requested_by_customer;ch_1;;;damaged\n"
+    ";12.5 EUR;duplicate;;pi_2;;\n"
+    "T-3;1500 JPY;;;;A-1003;\n"
+    "\n"
+    ";1.23 KWD;requested_by_customer;ch_4;;;note, with comma\n"
+).replace("\n", "\r\n")
 
 
-def test_row_keys_change_when_a_row_changes():
-    changed = GOOD.replace("12.50 EUR", "12.60 EUR")
-    assert parse_bulk_csv(changed).file_hash != parse_bulk_csv(GOOD).file_hash
-    shifted = GOOD.replace("\r\n\r\n", "\r\n")  # the blank row removed: row numbers move
-    assert parse_bulk_csv(shifted).file_hash != parse_bulk_csv(GOOD).file_hash
+def test_row_keys_and_the_file_hash_survive_resaving_the_file_in_another_shape():
+    assert parse_bulk_csv(RESAVED).file_hash == parse_bulk_csv(GOOD).file_hash
+    assert [r.key for r in parse_bulk_csv(RESAVED).rows] == [r.key for r in parse_bulk_csv(GOOD).rows]
 
 
-def test_row_key_refuses_the_header_row_and_a_short_hash():
-    with pytest.raises(ValidationError):
-        row_key("ab" * 32, 1)
-    with pytest.raises(ValidationError):
-        row_key("abc", 2)
+def test_editing_one_row_changes_only_that_rows_key_and_the_file_hash():
+    before = parse_bulk_csv(GOOD)
+    changed = parse_bulk_csv(GOOD.replace("12.50 EUR", "12.60 EUR"))
+    assert changed.file_hash != before.file_hash
+    same = [a.key == b.key for a, b in zip(before.rows, changed.rows)]
+    assert same == [True, False, True, True]
+
+
+def test_moving_rows_or_changing_note_and_metadata_keeps_the_row_keys():
+    before = parse_bulk_csv(GOOD)
+    shifted = parse_bulk_csv(GOOD.replace("\r\n\r\n", "\r\n"))  # row numbers move
+    assert shifted.file_hash != before.file_hash
+    assert [r.key for r in shifted.rows] == [r.key for r in before.rows]
+    renoted = parse_bulk_csv(GOOD.replace("damaged", "broken").replace("T-1", "T-9"))
+    assert [r.key for r in renoted.rows] == [r.key for r in before.rows]
+
+
+def test_the_amount_currency_and_reason_are_part_of_the_row_key():
+    base = parse_bulk_csv("charge,amount,reason\nch_1,10.00,\n").rows[0].key
+    for line in ("ch_1,10.01,", "ch_1,10.00 EUR,", "ch_1,full,", "ch_1,10.00,duplicate",
+                 "ch_2,10.00,"):
+        assert parse_bulk_csv(f"charge,amount,reason\n{line}\n").rows[0].key != base, line
+    assert parse_bulk_csv("charge,amount,reason\nch_1,10,\n").rows[0].key == base
+
+
+def test_a_salt_gives_a_run_its_own_keys():
+    row = parse_bulk_csv(GOOD).rows[0]
+    assert row_key(row, "bulk_job1") != row_key(row) != row_key(row, "bulk_job2")
+    assert row_key(row, "bulk_job1") == row_key(row, "bulk_job1")
 
 
 # --- the result file -----------------------------------------------------------------------------------

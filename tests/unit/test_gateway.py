@@ -98,3 +98,15 @@ def test_translated_not_found_is_also_a_desk_not_found_and_keeps_the_param():
                                                code="resource_missing", http_status=404))
     assert isinstance(out, errors.NotFound)
     assert out.param == "charge" and out.stripe_code == "resource_missing"
+
+
+@pytest.mark.parametrize("exc", [
+    stripe.APIError("There is currently another in-progress request using this Idempotent Key",
+                    http_status=409, code="idempotency_key_in_use"),
+    stripe.InvalidRequestError("lock timeout", None, http_status=409, code="lock_timeout"),
+])
+def test_a_409_is_a_retryable_conflict_never_an_invalid_request(exc):
+    out = translate(exc)
+    assert isinstance(out, errors.StripeConflict) and isinstance(out, errors.StripeUnavailable)
+    assert not isinstance(out, errors.StripeInvalidRequest)
+    assert out.http_status == 409 and out.stripe_code == exc.code

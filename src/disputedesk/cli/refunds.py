@@ -234,6 +234,10 @@ def bulk_cmd(
     out: Path = typer.Option(None, "--out", help="Result CSV (default: FILE.result.csv)."),
     concurrency: int = typer.Option(None, "--concurrency", min=1, max=64,
                                     help="Parallel requests (the rate limit still applies)."),
+    allow_repeat: bool = typer.Option(
+        False, "--allow-repeat",
+        help="Refund rows that repeat an earlier bulk request (the same row, or the same charge "
+             "and amount) again; without it they are reported already_done."),
     actor: str = ACTOR,
 ) -> None:
     """Refund every row of a CSV: validated first, then concurrent, interruptible, resumable."""
@@ -270,7 +274,7 @@ def bulk_cmd(
                 report = run_bulk(deps, data, actor=actor_name(actor),
                                   filename=file.name if file else None, dry_run=dry_run,
                                   resume=resume, concurrency=concurrency, stop=stop,
-                                  progress=progress)
+                                  progress=progress, allow_repeat=allow_repeat)
             finally:
                 if threading.current_thread() is threading.main_thread():
                     signal.signal(signal.SIGINT, previous)

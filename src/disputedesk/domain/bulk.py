@@ -101,7 +101,7 @@ class BulkRow:
     reason: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
-    key: str = ""             # see row_key()
+    key: str = ""             # see row_key(): the row's content, not the file's
 
 
 @dataclass(frozen=True)
@@ -123,26 +123,31 @@ class BulkFile:
 
 # --- the stable per-row key --------------------------------------------------------------------------
 
-def row_key(file_hash: str, row: int) -> str:
-    """``bulk-<40 hex of the file hash>-r<row>``: the identity of one row of one bulk file.
+def row_key(row: BulkRow, salt: str = "") -> str:
+    """``bulk-<40 hex>``: the identity of one refund row, from the row's *own content*.
 
-    The services store it as the unique ``source_key`` of the row's refund request (and may use it
-    as the request id, so the idempotency key follows from it too). Running the same file again,
-    after an interruption or a crash, meets the rows already recorded and skips or heals them
-    instead of refunding twice. The hash is of the *canonical* content (see
-    :func:`canonical_hash`), so re-saving the file with other line endings, quoting, delimiter,
-    column order or a BOM keeps every key; changing any row makes a new file (new keys), and
-    repeating a target across files is caught by the services' per-target check, not by this key.
+    The content is what decides the money: the target (column and id), the amount (``full``, or
+    the number with its currency if one is written) and the reason. Not the file, not the row
+    number, not the note or metadata: so the same row in an edited, reordered or re-saved file
+    has the same key. The services store the key as the row's refund request id and client key
+    (the idempotency key follows from it), so running a file again, or an edited copy of it,
+    meets the requests already recorded and finishes them instead of refunding twice.
+    ``salt`` (the services pass the job id for ``--allow-repeat``) makes keys of one run only.
+    Within one file the keys are distinct: a target may appear on one row only.
     """
-    if len(file_hash) < 40 or not isinstance(row, int) or row < 2:
-        raise ValidationError("row keys need the file hash and a data row number (2 or more)")
-    return f"bulk-{file_hash[:40]}-r{row}"
+    if not row.target_type or not row.target:
+        raise ValidationError("a row key needs the row's target")
+    amount = "full" if row.amount.full else [
+        format(row.amount.major.normalize(), "f"), (row.amount.currency or "").lower()]
+    content = json.dumps(["disputedesk-bulk-row-v2", row.target_type, row.target, amount,
+                          row.reason or "", salt], ensure_ascii=False, separators=(",", ":"))
+    return f"bulk-{hashlib.sha256(content.encode()).hexdigest()[:40]}"
 
 
 def canonical_hash(rows: Iterable[BulkRow]) -> str:
     """SHA-256 over the parsed rows (row number, target, amount as a number, reason, metadata,
-    note), so that formatting changes a spreadsheet makes on save ("12.50" -> "12.5") do not
-    change the keys."""
+    note): the identity of the *file* (a bulk job), so that formatting changes a spreadsheet
+    makes on save ("12.50" -> "12.5") do not make it another job. Row keys do not use it."""
     digest = hashlib.sha256(b"disputedesk-bulk-v1\n")
     for r in rows:
         amount = "full" if r.amount.full else [
@@ -404,15 +409,16 @@ def parse_bulk_csv(data: bytes | str, *, max_rows: int = DEFAULT_MAX_ROWS) -> Bu
                                 "split it into several files", "too_many_rows"))
 
     file_hash = canonical_hash(rows)
-    keyed = tuple(_with_key(r, file_hash) for r in rows)
+    keyed = tuple(with_key(r) for r in rows)
     named = tuple(c for c in columns if c)
     return BulkFile(keyed, tuple(problems), file_hash, delimiter, named)
 
 
-def _with_key(row: BulkRow, file_hash: str) -> BulkRow:
+def with_key(row: BulkRow, salt: str = "") -> BulkRow:
+    """The row with its key (:func:`row_key`) set."""
     return BulkRow(row=row.row, target_type=row.target_type, target=row.target,
                    amount=row.amount, reason=row.reason, metadata=row.metadata, note=row.note,
-                   key=row_key(file_hash, row.row))
+                   key=row_key(row, salt))
 
 
 # --- the result file ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 and committed *before* any call to Stripe; its ``id`` (a UUID, or a bulk row key) is what the
 idempotency key is derived from. ``refund_approvals`` keeps every approval decision;
 ``bulk_jobs``/``bulk_rows`` make bulk runs resumable (the row key is the request id).
+refunds_0002 adds the send lease, the request fingerprint and ``allow_repeat``.
 Desk times are UTC epoch seconds as floats.
 """
 
@@ -47,6 +48,11 @@ refund_requests = sa.Table(
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
     sa.Column("submitted_at", sa.Float),
+    # The send lease (refunds_0002): a sender wins it with a conditional update before calling
+    # Stripe, so two senders (healer, retry job, bulk resume) never send one request at once.
+    sa.Column("sending_until", sa.Float),
+    # SHA-256 of what the caller asked for: a client key reused with other parameters is refused.
+    sa.Column("params_hash", sa.String(64)),
     sa.Index(None, "charge", "status"),
     sa.Index(None, "requested_by", "created"),
     sa.Index(None, "status", "updated"),
@@ -75,6 +81,9 @@ bulk_jobs = sa.Table(
     sa.Column("created_by", sa.String(255), nullable=False),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
+    # --allow-repeat: rows repeating an earlier bulk request are refunded again (refunds_0002).
+    sa.Column("allow_repeat", sa.Boolean, nullable=False, default=False,
+              server_default=sa.false()),
     sa.Index(None, "file_hash"),
 )
 
@@ -82,7 +91,8 @@ bulk_rows = sa.Table(
     "bulk_rows", metadata,
     sa.Column("job_id", sa.String(64), primary_key=True),
     sa.Column("row", sa.Integer, primary_key=True),
-    sa.Column("row_key", RequestId, nullable=False, unique=True),  # domain.bulk.row_key
+    # domain.bulk.row_key: the row's content, so an edited file's unchanged rows share it.
+    sa.Column("row_key", RequestId, nullable=False),
     sa.Column("target_type", sa.String(32), nullable=False),
     sa.Column("target", sa.String(255), nullable=False),
     sa.Column("request_id", RequestId),
@@ -90,4 +100,5 @@ bulk_rows = sa.Table(
     sa.Column("refund_id", StripeId),
     sa.Column("error", sa.Text),
     sa.Column("updated", sa.Float, nullable=False),
+    sa.Index(None, "row_key"),
 )

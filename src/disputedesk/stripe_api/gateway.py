@@ -70,6 +70,12 @@ def translate(exc: stripe.StripeError) -> errors.StripeError:
     if isinstance(exc, stripe.AuthenticationError):
         return errors.StripeAuthFailed(
             "Stripe refused the API key", hint="check DISPUTEDESK_STRIPE_API_KEY", **kw)
+    if status == 409:
+        # idempotency_key_in_use (the SDK raises a plain APIError; checked before the idempotency
+        # error, which is a 400 for a key reused with other parameters) or a lock conflict: the
+        # request may still go through, so it is "retry with the same key", not a refusal.
+        return errors.StripeConflict(f"Stripe is busy with a conflicting request: {message}",
+                                     **kw)
     if isinstance(exc, stripe.IdempotencyError) or stripe_code == "idempotency_error":
         return errors.StripeIdempotencyError(message, **kw)
     if isinstance(exc, (stripe.APIConnectionError,)) or (status is not None and status >= 500):

@@ -1,9 +1,12 @@
 """Bulk refunds from a CSV: validate everything first, then run concurrently, resumably.
 
-Each valid row has a stable key (``domain.bulk.row_key``: the file's canonical hash and the row
-number). The key is the row's refund request id *and* its client key, so the idempotency key
-follows from the row: running the same file again after Ctrl-C, a crash or ``kill -9`` meets the
-requests already recorded and finishes them instead of refunding twice.
+Each valid row has a stable key (``domain.bulk.row_key``: the row's own content: target, amount
+and currency, reason; not the file). The key is the row's refund request id *and* its client
+key, so the idempotency key follows from the row: running the same file again after Ctrl-C, a
+crash or ``kill -9``, or an edited copy of it, meets the requests already recorded and finishes
+them instead of refunding twice. A row whose charge already has a bulk request for the same
+amount (written differently, or with another reason) is reported ``already_done`` unless the run
+has ``allow_repeat`` (then keys are salted with the job id: that run's own requests).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from disputedesk.domain.bulk import (
     Problem,
     parse_bulk_csv,
     result_csv,
+    with_key,
 )
 from disputedesk.domain.refunds import plan_refund
 from disputedesk.errors import DisputeDeskError, NotFound
@@ -37,6 +41,7 @@ from disputedesk.store.refunds_tables import bulk_jobs, bulk_rows
 log = logging.getLogger("disputedesk.refunds.bulk")
 
 NOT_STARTED = "not_started"
+ALREADY_DONE = "already_done"
 
 
 @dataclass
@@ -101,14 +106,15 @@ def _check_row(deps, row: BulkRow, live: bool | None) -> Problem | None:
 # --- jobs --------------------------------------------------------------------------------------------
 
 def _job_for(deps, parsed, content: str, filename: str | None, actor: str,
-             resume: str | None) -> str:
+             resume: str | None, allow_repeat: bool = False) -> str:
     now = deps.clock.now()
     with deps.store.write() as conn:
         if resume:
             job = conn.execute(sa.select(bulk_jobs.c.id).where(bulk_jobs.c.id == resume)).first()
-        else:  # the same file again is the same job: its rows are already known
+        else:  # the same file again (with the same --allow-repeat) is the same job
             job = conn.execute(sa.select(bulk_jobs.c.id).where(
-                bulk_jobs.c.file_hash == parsed.file_hash).order_by(
+                bulk_jobs.c.file_hash == parsed.file_hash,
+                bulk_jobs.c.allow_repeat == allow_repeat).order_by(
                 bulk_jobs.c.created.desc())).first()
         if job is not None:
             conn.execute(bulk_jobs.update().where(bulk_jobs.c.id == job.id).values(
@@ -120,21 +126,29 @@ def _job_for(deps, parsed, content: str, filename: str | None, actor: str,
         conn.execute(bulk_jobs.insert().values(
             id=job_id, file_hash=parsed.file_hash, filename=filename, content=content,
             status="running", total_rows=len(parsed.rows), created_by=actor, created=now,
-            updated=now))
+            updated=now, allow_repeat=allow_repeat))
         audit.append(conn, at=now, actor=actor, action="refunds.bulk.started",
                      object_type="bulk_job", object_id=job_id,
                      details={"rows": len(parsed.rows), "file_hash": parsed.file_hash,
-                              "filename": filename})
+                              "filename": filename, "allow_repeat": allow_repeat})
     return job_id
 
 
-def prepare_job(deps, data: bytes | str, *, actor: str, filename: str | None = None) -> str:
+def prepare_job(deps, data: bytes | str, *, actor: str, filename: str | None = None,
+                allow_repeat: bool = False) -> str:
     """Validate a file (raising :class:`BulkFileInvalid` with every problem) and record its job
     without running it; run it with ``run_bulk(deps, resume=job_id, ...)``."""
     content = _decode(data)
     parsed = parse_bulk_csv(content)
     parsed.raise_for_problems()
-    return _job_for(deps, parsed, content, filename, actor, None)
+    return _job_for(deps, parsed, content, filename, actor, None, allow_repeat)
+
+
+def _job_rows(parsed, job: dict) -> list[BulkRow]:
+    """The job's rows with the keys it runs under (salted with the job id for allow_repeat)."""
+    if job.get("allow_repeat"):
+        return [with_key(r, job["id"]) for r in parsed.rows]
+    return list(parsed.rows)
 
 
 def load_job(deps, job_id: str) -> dict:
@@ -146,10 +160,11 @@ def load_job(deps, job_id: str) -> dict:
     return dict(job)
 
 
-def _save_row(deps, job_id: str, row: BulkRow, result: BulkResult, recorded: bool) -> None:
+def _save_row(deps, job_id: str, row: BulkRow, result: BulkResult,
+              request_id: str | None) -> None:
     now = deps.clock.now()
     values = dict(status=result.status, refund_id=result.refund_id, error=result.error,
-                  request_id=row.key if recorded else None, updated=now)
+                  request_id=request_id, updated=now)
     with deps.store.write() as conn:
         done = conn.execute(bulk_rows.update().where(
             bulk_rows.c.job_id == job_id, bulk_rows.c.row == row.row).values(**values)).rowcount
@@ -159,38 +174,62 @@ def _save_row(deps, job_id: str, row: BulkRow, result: BulkResult, recorded: boo
                 target=row.target, **values))
 
 
-def _run_row(deps, row: BulkRow, job_id: str, actor: str, live: bool | None) -> BulkResult:
+def _run_row(deps, row: BulkRow, job_id: str, actor: str, live: bool | None,
+             allow_repeat: bool = False) -> BulkResult:
     request = None
+    repeat = False
     try:
         with deps.store.read() as conn:
             request = records.get(conn, row.key)
         if request is None:
-            request = request_refund(
+            outcome = request_refund(
                 deps, row.target, target_type=row.target_type, amount=row.amount,
                 reason=row.reason, metadata=dict(row.metadata), note=row.note, actor=actor,
-                client_key=row.key, request_id=row.key, bulk_job_id=job_id, live=live).request
+                client_key=row.key, request_id=row.key, bulk_job_id=job_id, live=live,
+                skip_bulk_repeat=not allow_repeat)
+            request, repeat = outcome.request, outcome.repeat_of is not None
         elif request["status"] == "approved":
             request = submit_request(deps, row.key, actor=actor)
         elif request["status"] == "submitted" and request["refund_id"] is None:
+            # Through the replay path: send lease, and the look for a refund already made
+            # when the key is old enough that Stripe may have pruned it.
             request = submit_request(deps, row.key, actor=actor, replay=True)
-        result = BulkResult(row.row, request["refund_id"], request["status"], request["error"])
+        result = _result(row, request, job_id, repeat)
     except DisputeDeskError as exc:
         result = BulkResult(row.row, None, "failed", str(exc))
         with deps.store.read() as conn:
             request = records.get(conn, row.key)
-    _save_row(deps, job_id, row, result, request is not None)
+    _save_row(deps, job_id, row, result, request["id"] if request is not None else None)
     return result
+
+
+def _result(row: BulkRow, request: dict, job_id: str, repeat: bool) -> BulkResult:
+    """The row's result; a request of another job (the same row in an earlier file, or the same
+    charge and amount written differently) is ``already_done`` unless it came to nothing."""
+    if not repeat and request["bulk_job_id"] == job_id:
+        return BulkResult(row.row, request["refund_id"], request["status"], request["error"])
+    where = (f"bulk job {request['bulk_job_id']}" if request["bulk_job_id"] else "another run")
+    note = (f"already requested in {where} as refund request {request['id']} "
+            f"({request['status']}); run with --allow-repeat to refund it again")
+    if request["status"] in ("failed", "canceled", "rejected"):
+        return BulkResult(row.row, request["refund_id"], request["status"],
+                          f"{note}: {request['error'] or request['status']}")
+    return BulkResult(row.row, request["refund_id"], ALREADY_DONE, note)
 
 
 def run_bulk(deps, data: bytes | str | None = None, *, actor: str, filename: str | None = None,
              dry_run: bool = False, resume: str | None = None, concurrency: int | None = None,
              live: bool | None = None, stop: threading.Event | None = None,
-             progress: Callable[[BulkProgress], None] | None = None) -> BulkReport:
+             progress: Callable[[BulkProgress], None] | None = None,
+             allow_repeat: bool = False) -> BulkReport:
     """Validate the whole file (all problems at once), then refund each row (or, with
     ``dry_run``, run every check against the charges without recording anything).
 
     ``resume`` continues a job by id (its file is stored). ``stop`` (or Ctrl-C in the calling
     thread) stops taking new rows; rows in flight finish; the job is then ``interrupted``.
+    ``allow_repeat`` refunds rows that repeat an earlier bulk request (same row, or same charge
+    and amount) again; without it they are reported ``already_done``. A resumed job keeps the
+    choice it was started with.
     """
     if resume:
         job = load_job(deps, resume)
@@ -222,7 +261,10 @@ def run_bulk(deps, data: bytes | str | None = None, *, actor: str, filename: str
                    for r in rows]
         return BulkReport(None, True, len(rows), results, problems)
 
-    job_id = _job_for(deps, parsed, content, filename, actor, resume)
+    job_id = _job_for(deps, parsed, content, filename, actor, resume, allow_repeat)
+    job = load_job(deps, job_id)
+    allow_repeat = bool(job.get("allow_repeat"))
+    rows = _job_rows(parsed, job)
     results: dict[int, BulkResult] = {}
     interrupted = False
     pool = ThreadPoolExecutor(workers, thread_name_prefix="bulk-refund")
@@ -234,7 +276,7 @@ def run_bulk(deps, data: bytes | str | None = None, *, actor: str, filename: str
                 row = next(queue, None)
                 if row is None:
                     break
-                pending.add(pool.submit(_run_row, deps, row, job_id, actor, live))
+                pending.add(pool.submit(_run_row, deps, row, job_id, actor, live, allow_repeat))
             if not pending:
                 break
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -274,13 +316,14 @@ def job_status(deps, job_id: str) -> dict[str, Any]:
     """A job and the current state of each of its rows (requests move on after the run)."""
     job = load_job(deps, job_id)
     parsed = parse_bulk_csv(job.pop("content"))
+    rows = _job_rows(parsed, job)
     with deps.store.read() as conn:
         saved = {r.row: dict(r._mapping) for r in conn.execute(
             sa.select(bulk_rows).where(bulk_rows.c.job_id == job_id))}
         requests = {r["id"]: r for r in records.list_requests(conn, bulk_job_id=job_id,
                                                               limit=1_000_000)}
     results = []
-    for row in parsed.rows:
+    for row in rows:
         request = requests.get(row.key)
         if request is not None:
             results.append(BulkResult(row.row, request["refund_id"], request["status"],
@@ -290,7 +333,7 @@ def job_status(deps, job_id: str) -> dict[str, Any]:
                                       saved[row.row]["status"], saved[row.row]["error"]))
         else:
             results.append(BulkResult(row.row, None, NOT_STARTED))
-    report = BulkReport(job_id, False, len(parsed.rows), results,
+    report = BulkReport(job_id, False, len(rows), results,
                         interrupted=job["status"] == "interrupted")
     return {"job": job, "counts": report.counts, "report": report}
 

@@ -14,6 +14,8 @@ same parameters with the same key and Stripe answers with the refund it already 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -43,14 +45,17 @@ from disputedesk.domain.refunds import (
     refund_create_params,
 )
 from disputedesk.errors import (
+    Conflict,
     DisputeDeskError,
     StripeError,
     StripeIdempotencyError,
     StripeInvalidRequest,
+    StripeRateLimited,
+    StripeUnavailable,
     ValidationError,
 )
 from disputedesk.services import mirror as mirror_rules
-from disputedesk.services.refunds import records
+from disputedesk.services.refunds import lease, records
 from disputedesk.services.refunds.charges import (
     bundle_from_mirror,
     fetch_bundle,
@@ -60,6 +65,7 @@ from disputedesk.services.refunds.charges import (
 from disputedesk.services.refunds.faults import crash_point
 from disputedesk.store import audit
 from disputedesk.store import jobs as job_queue
+from disputedesk.store import mirror as mirror_repo
 
 log = logging.getLogger("disputedesk.refunds")
 
@@ -87,6 +93,8 @@ class RefundOutcome:
     warnings: list[dict] = field(default_factory=list)
     approval: str | None = None
     existing: bool = False  # the client key named a request recorded earlier
+    # bulk: an earlier bulk request for the same charge and amount, returned instead of a new one
+    repeat_of: dict | None = None
 
     @property
     def status(self) -> str:
@@ -141,15 +149,23 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
                    metadata: dict[str, str] | None = None, note: str | None = None,
                    client_key: str | None = None, live: bool | None = None,
                    submit: bool = True, request_id: str | None = None,
-                   bulk_job_id: str | None = None, account: str | None = None) -> RefundOutcome:
+                   bulk_job_id: str | None = None, account: str | None = None,
+                   strict_key: bool = False, key_name: str | None = None,
+                   skip_bulk_repeat: bool = False) -> RefundOutcome:
     """Check and record a refund request, apply the approval policy, and send it if cleared.
 
     ``amount``: ``None``/"full" (everything left), text as people type it ("12.50 EUR"), an
     ``int`` of minor units (the API form), or Money. ``client_key`` makes the call idempotent:
     the same key returns the request recorded first (two presses of one button, an API retry).
+    ``strict_key`` (the API): the same key with other parameters is refused with
+    :class:`IdempotencyKeyReused` (naming ``key_name``, the key as the client wrote it).
+    ``skip_bulk_repeat`` (bulk rows): a bulk request already on the same charge for the same
+    amount (and not failed, canceled or rejected) is returned with ``repeat_of`` set instead of
+    recording a second one.
     """
     actor = _actor(actor)
     requested = _amount(amount)
+    fingerprint = params_hash(target, target_type, amount, reason, metadata, note)
     if note is not None and len(note) > NOTE_MAX:
         raise ValidationError(f"the note has {len(note)} characters", param="note",
                               hint=f"at most {NOTE_MAX}")
@@ -159,7 +175,8 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
         with deps.store.read() as conn:
             existing = records.by_source_key(conn, client_key)
         if existing is not None:
-            return _existing(deps, existing, actor, submit)
+            return _existing(deps, existing, actor, submit,
+                             _strict(strict_key, fingerprint, key_name or client_key))
     charge_id, kind = resolve_charge_id(deps, target, target_type, live=live, account=account)
     bundle = load_bundle(deps, charge_id, live=live, account=account)
     rid = request_id or str(uuid.uuid4())
@@ -168,9 +185,16 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
     now = deps.clock.now()
     try:
         with deps.store.write() as conn:
-            records.lock_charge(conn, charge_id)
+            # The charge (no two checks see the same money as free) and, with daily limits, the
+            # operator (no two requests by one person read the day's totals before either is
+            # recorded; READ COMMITTED would let them pass the limit together). One sorted call.
+            mirror_repo.lock_objects(conn, [("charge", charge_id)] + (
+                [("operator", actor.strip().lower())] if approval_policy.daily_limits else []))
             if client_key and (existing := records.by_source_key(conn, client_key)) is not None:
                 raise _Existing(existing)
+            if skip_bulk_repeat and (earlier := _bulk_repeat(conn, charge_id, requested,
+                                                             bundle.charge, rid)) is not None:
+                raise _Existing(earlier, repeat=True)
             in_flight = records.open_on_charge(conn, charge_id)
             plan = plan_refund(bundle.charge, amount=requested, reason=reason, metadata=metadata,
                                refunds=bundle.refunds, disputes=bundle.disputes,
@@ -196,7 +220,7 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
                 "reason": plan.reason, "metadata": dict(plan.metadata), "note": note,
                 "warnings": warnings, "requested_by": actor, "approval_reason": decision.reason,
                 "status": status.value, "attempt": 1, "bulk_job_id": bulk_job_id,
-                "created": now, "updated": now})
+                "params_hash": fingerprint, "created": now, "updated": now})
             _audit(conn, now, actor, "refund.requested", rid, note, charge=charge_id,
                    target=target, target_type=kind, amount=plan.amount, currency=plan.currency,
                    reason=plan.reason, metadata=dict(plan.metadata),
@@ -208,7 +232,10 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
             else:
                 _audit(conn, now, POLICY_ACTOR, "refund.approved", rid, decision.reason)
     except _Existing as found:
-        return _existing(deps, found.row, actor, submit)
+        if found.repeat:
+            return _repeat(deps, found.row, actor, submit)
+        return _existing(deps, found.row, actor, submit,
+                         _strict(strict_key, fingerprint, key_name or client_key))
     except IntegrityError:
         # PostgreSQL: another transaction inserted the same client key first.
         if not client_key:
@@ -217,23 +244,103 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
             existing = records.by_source_key(conn, client_key)
         if existing is None:
             raise
-        return _existing(deps, existing, actor, submit)
+        return _existing(deps, existing, actor, submit,
+                         _strict(strict_key, fingerprint, key_name or client_key))
     crash_point("after_record")
     row = submit_request(deps, rid, actor=actor) if status is RequestState.approved and submit \
         else _reload(deps, rid)
     return RefundOutcome(row, warnings, decision.reason)
 
 
+class IdempotencyKeyReused(Conflict):
+    """A client key (the API's ``Idempotency-Key``) was used before with other parameters.
+
+    As Stripe does: the key names one request; a different request needs a new key."""
+
+    code = "idempotency_key_reused"
+
+
 class _Existing(Exception):
-    def __init__(self, row: dict) -> None:
+    def __init__(self, row: dict, *, repeat: bool = False) -> None:
         self.row = row
+        self.repeat = repeat
 
 
-def _existing(deps, row: dict, actor: str, submit: bool) -> RefundOutcome:
+def params_hash(target: str, target_type: str | None, amount: Any, reason: str | None,
+                metadata: dict[str, str] | None, note: str | None) -> str:
+    """A fingerprint of what the caller asked for (as given, before any look-up)."""
+    if isinstance(amount, Money):
+        given: Any = ["money", amount.amount, amount.currency]
+    elif isinstance(amount, RequestedAmount):
+        given = "full" if amount.full else [format(amount.major.normalize(), "f"),
+                                            (amount.currency or "").lower()]
+    elif isinstance(amount, str):
+        parsed = parse_requested_amount(amount)
+        given = "full" if parsed.full else [format(parsed.major.normalize(), "f"),
+                                            (parsed.currency or "").lower()]
+    elif amount is None:
+        given = "full"
+    else:
+        given = ["minor", int(amount)]
+    text = json.dumps([target.strip(), target_type or "", given, reason or "",
+                       sorted((metadata or {}).items()), note or ""],
+                      ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _strict(strict: bool, fingerprint: str, key: str | None) -> tuple[str, str | None] | None:
+    return (fingerprint, key) if strict else None
+
+
+def _existing(deps, row: dict, actor: str, submit: bool,
+              strict: tuple[str, str | None] | None = None) -> RefundOutcome:
+    if strict is not None and row.get("params_hash") and row["params_hash"] != strict[0]:
+        raise IdempotencyKeyReused(
+            f"the idempotency key '{strict[1]}' was already used for refund request "
+            f"{row['id']} with other parameters", object_id=row["id"], param="Idempotency-Key",
+            hint="send the same parameters to get that request again, or use a new key for "
+                 "a new request")
     if submit and row["status"] == RequestState.approved.value:
         row = submit_request(deps, row["id"], actor=actor)
     return RefundOutcome(row, list(row.get("warnings") or []), row.get("approval_reason"),
                          existing=True)
+
+
+# A request in these states moved, or may still move, money.
+_DONE_OR_GOING = [s.value for s in RequestState
+                  if s.value not in ("failed", "canceled", "rejected")]
+
+
+def _bulk_repeat(conn, charge_id: str, requested: Any, charge: dict, rid: str) -> dict | None:
+    """An earlier bulk request on the charge for the same amount that moved or may move money
+    (an edited file's row written another way: "10.00" then "10.00 USD")."""
+    full = requested is None or (isinstance(requested, RequestedAmount) and requested.full)
+    amount = None
+    if not full:
+        try:
+            money = (requested.resolve(charge["currency"])
+                     if isinstance(requested, RequestedAmount) else requested)
+        except DisputeDeskError:
+            return None  # the checks will say what is wrong with the amount
+        if isinstance(money, Money):
+            if money.currency != charge["currency"]:
+                return None
+            amount = money.amount
+        elif isinstance(money, int):
+            amount = money
+        else:
+            return None
+    for row in records.bulk_requests_on_charge(conn, charge_id, _DONE_OR_GOING):
+        if row["id"] != rid and (row["full"] if full else
+                                 (not row["full"] and int(row["amount"]) == amount)):
+            return row
+    return None
+
+
+def _repeat(deps, row: dict, actor: str, submit: bool) -> RefundOutcome:
+    outcome = _existing(deps, row, actor, submit)
+    outcome.repeat_of = outcome.request
+    return outcome
 
 
 def _reload(deps, request_id: str) -> dict:
@@ -247,29 +354,32 @@ def submit_request(deps, request_id: str, *, actor: str = SYSTEM_ACTOR,
                    replay: bool = False) -> dict:
     """Send an approved request to Stripe (exactly one caller wins the right to send).
 
-    ``replay=True`` (healing) also re-sends a ``submitted`` request that has no refund id yet,
-    with the same parameters and the same idempotency key.
+    ``replay=True`` (healing, the retry job, a bulk resume) also re-sends a ``submitted``
+    request that has no refund id yet; it goes through :func:`_replay` (send lease, and the look
+    for a refund already made when the key may have been pruned).
     """
     row = _reload(deps, request_id)
     if row["status"] == RequestState.approved.value:
-        row, won = _mark_submitted(deps, row, actor)
-        if not won:
+        row, until = _mark_submitted(deps, row, actor)
+        if until is None:
             return row
-    elif not (replay and row["status"] == RequestState.submitted.value
-              and row["refund_id"] is None):
-        return row
-    return _call_stripe(deps, row, actor)
+        return _send(deps, row, actor, until)
+    if replay and row["status"] == RequestState.submitted.value and row["refund_id"] is None:
+        return _replay(deps, row, actor)[0]
+    return row
 
 
-def _mark_submitted(deps, row: dict, actor: str) -> tuple[dict, bool]:
-    """Re-run the checks on the mirror, then ``approved -> submitted``, committed."""
+def _mark_submitted(deps, row: dict, actor: str) -> tuple[dict, float | None]:
+    """Re-run the checks on the mirror, then ``approved -> submitted`` with the send lease,
+    committed. Returns the row and the lease (None: this caller must not send)."""
     rid = row["id"]
     now = deps.clock.now()
+    until = now + lease.lease_seconds(deps.settings)
     with deps.store.write() as conn:
         records.lock_charge(conn, row["charge"])
         current = records.require(conn, rid, for_update=True)
         if current["status"] != RequestState.approved.value:
-            return current, False
+            return current, None
         bundle = bundle_from_mirror(conn, current["charge"])
         if bundle is not None:
             try:
@@ -284,14 +394,76 @@ def _mark_submitted(deps, row: dict, actor: str) -> tuple[dict, bool]:
                 _audit(conn, now, actor, "refund.failed", rid, str(exc), stage="recheck",
                        code=exc.code)
                 _enqueue_notify(conn, rid, now)
-                return records.require(conn, rid), False
+                return records.require(conn, rid), None
         records.update(conn, rid, expect_status="approved", status="submitted",
-                       submitted_at=now, updated=now)
+                       submitted_at=now, updated=now, sending_until=until)
         key = idempotency_key(rid, int(current["attempt"]))
         _audit(conn, now, actor, "refund.submitted", rid, idempotency_key=key)
         current = records.require(conn, rid)
     crash_point("before_call")
-    return current, True
+    return current, until
+
+
+def _key_may_be_gone(row: dict, now: float) -> bool:
+    """Stripe may have pruned the key (older than a day), or keeps replaying a stored 5xx."""
+    age = now - (row["submitted_at"] or row["updated"])
+    return age > KEY_PRUNE_AGE or (age > STUCK_KEY_AGE
+                                   and row["error_code"] == "stripe_unavailable")
+
+
+def _replay(deps, row: dict, actor: str) -> tuple[dict, str]:
+    """Every re-send of a ``submitted`` request without a refund id goes through here.
+
+    1. Win the send lease for the attempt read (another sender holding it: do nothing).
+    2. Re-read under the lease; if the key may be pruned or stuck, list the charge's refunds
+       and adopt the one tagged with the request id. Only if there is none, move to a fresh
+       key (conditional on the attempt read and on holding the lease).
+    3. Send, and give the lease back whatever happens.
+    Returns the row and what happened: ``replayed``, ``adopted`` or ``busy``.
+    """
+    rid = row["id"]
+    now = deps.clock.now()
+    until = now + lease.lease_seconds(deps.settings)
+    with deps.store.write() as conn:
+        won = lease.take(conn, rid, attempt=int(row["attempt"]), now=now, until=until)
+    if not won:
+        return _reload(deps, rid), "busy"
+    try:
+        row = _reload(deps, rid)  # under the lease: nobody else sends this request now
+        if _key_may_be_gone(row, now):
+            listed = deps.gateway().list_objects("refund", {"charge": row["charge"]},
+                                                 row["account"])
+            found = find_refund_for_request(listed, rid)
+            if found is not None:
+                return record_refund(deps, rid, dict(found), actor=actor), "adopted"
+            # No refund carries the request id: the old key made none; a fresh key is safe.
+            attempt = int(row["attempt"])
+            with deps.store.write() as conn:
+                if not lease.bump_attempt(conn, rid, attempt=attempt, until=until, now=now):
+                    return records.require(conn, rid), "busy"
+                _audit(conn, now, actor, "refund.new_attempt", rid, attempt=attempt + 1,
+                       reason="no refund at Stripe for the previous idempotency key",
+                       previous_error=row["error_code"])
+            row = _reload(deps, rid)
+        return _call_stripe(deps, row, actor), "replayed"
+    finally:
+        _release(deps, rid, until)
+
+
+def _send(deps, row: dict, actor: str, until: float) -> dict:
+    """The first send of a request just marked ``submitted`` (its lease is ``until``)."""
+    try:
+        return _call_stripe(deps, row, actor)
+    finally:
+        _release(deps, row["id"], until)
+
+
+def _release(deps, rid: str, until: float) -> None:
+    try:
+        with deps.store.write() as conn:
+            lease.release(conn, rid, until=until)
+    except Exception:  # the lease then simply expires
+        log.warning("could not release the send lease of %s", rid, exc_info=True)
 
 
 def _params(row: dict) -> dict[str, Any]:
@@ -310,6 +482,11 @@ def _call_stripe(deps, row: dict, actor: str) -> dict:
         # The key was used with other parameters: a person must look; never guess.
         _note_error(deps, rid, exc, actor, retry=False)
         raise
+    except (StripeUnavailable, StripeRateLimited) as exc:
+        # Result unknown (5xx, network, 409 idempotency_key_in_use) or not yet tried: the
+        # same key again later. Checked first so a 409 can never count as a refusal.
+        _note_error(deps, rid, exc, actor, retry=True)
+        return _reload(deps, rid)
     except StripeInvalidRequest as exc:
         return _fail(deps, rid, exc, actor)
     except StripeError as exc:
@@ -375,7 +552,7 @@ def _fail(deps, rid: str, exc: DisputeDeskError, actor: str) -> dict:
         if records.update(conn, rid, expect_status=["submitted", "approved"], status="failed",
                           error_code=code, error=exc.message, updated=now):
             _audit(conn, now, actor, "refund.failed", rid, exc.message, stage="stripe",
-                   code=code, request_id=getattr(exc, "request_id", None))
+                   code=code, stripe_request_id=getattr(exc, "request_id", None))
             _enqueue_notify(conn, rid, now)
     return _reload(deps, rid)
 
@@ -385,7 +562,7 @@ def _note_error(deps, rid: str, exc: DisputeDeskError, actor: str, *, retry: boo
     with deps.store.write() as conn:
         records.update(conn, rid, error_code=exc.code, error=str(exc), updated=now)
         _audit(conn, now, actor, "refund.send_error", rid, str(exc), code=exc.code,
-               retry=retry, request_id=getattr(exc, "request_id", None))
+               retry=retry, stripe_request_id=getattr(exc, "request_id", None))
         if retry:
             job_queue.enqueue(conn, SUBMIT_JOB, {"request_id": rid}, now=now,
                               run_at=now + TRANSIENT_RETRY_SECONDS,
@@ -433,22 +610,8 @@ def _heal_stuck(deps, rid: str, actor: str, now: float) -> str:
     row = _reload(deps, rid)
     if row["status"] != "submitted" or row["refund_id"] is not None:
         return "replayed"
-    age = now - (row["submitted_at"] or row["updated"])
-    if age > KEY_PRUNE_AGE or (age > STUCK_KEY_AGE and row["error_code"] == "stripe_unavailable"):
-        listed = deps.gateway().list_objects("refund", {"charge": row["charge"]}, row["account"])
-        found = find_refund_for_request(listed, rid)
-        if found is not None:
-            record_refund(deps, rid, dict(found), actor=actor)
-            return "adopted"
-        # No refund carries the request: the old key made none; a fresh key is safe.
-        with deps.store.write() as conn:
-            records.update(conn, rid, expect_status="submitted", attempt=int(row["attempt"]) + 1,
-                           updated=now)
-            _audit(conn, now, actor, "refund.new_attempt", rid, attempt=int(row["attempt"]) + 1,
-                   reason="no refund at Stripe for the previous idempotency key")
-        row = _reload(deps, rid)
-    _call_stripe(deps, row, actor)
-    return "replayed"
+    _, what = _replay(deps, row, actor)
+    return "adopted" if what == "adopted" else "replayed"
 
 
 def refresh_request(deps, request_id: str, *, actor: str = STRIPE_ACTOR) -> dict:

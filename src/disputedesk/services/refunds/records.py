@@ -55,6 +55,42 @@ def by_refund_id(conn: Connection, refund_id: str) -> dict | None:
     return dict(row) if row else None
 
 
+def by_refund_ids(conn: Connection, refund_ids: Iterable[str]) -> dict[str, dict]:
+    """Requests by the refund ids they made ({refund id: row}); one query per 500 ids."""
+    ids, out = sorted(refund_ids), {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(sa.select(refund_requests).where(
+            refund_requests.c.refund_id.in_(ids[start:start + 500]))).mappings()
+        out.update({r["refund_id"]: dict(r) for r in rows})
+    return out
+
+
+def get_many(conn: Connection, request_ids: Iterable[str], *, for_update: bool = False
+             ) -> dict[str, dict]:
+    """Requests by id ({id: row}); ``for_update`` locks them on PostgreSQL (in id order)."""
+    ids, out = sorted(request_ids), {}
+    for start in range(0, len(ids), 500):
+        stmt = (sa.select(refund_requests).where(refund_requests.c.id.in_(ids[start:start + 500]))
+                .order_by(refund_requests.c.id))
+        if for_update and conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        out.update({r["id"]: dict(r) for r in conn.execute(stmt).mappings()})
+    return out
+
+
+def waiting_on_charges(conn: Connection, charge_ids: Iterable[str]) -> dict[str, list[dict]]:
+    """Requests sent and still without a refund id (Stripe's answer may have been lost) on the
+    charges: ``submitted`` without ``refund_id``; {charge id: rows}."""
+    ids, out = sorted(charge_ids), {}
+    for start in range(0, len(ids), 500):
+        for r in conn.execute(sa.select(refund_requests).where(
+                refund_requests.c.charge.in_(ids[start:start + 500]),
+                refund_requests.c.status == RequestState.submitted.value,
+                refund_requests.c.refund_id.is_(None))).mappings():
+            out.setdefault(r["charge"], []).append(dict(r))
+    return out
+
+
 def open_on_charge(conn: Connection, charge_id: str) -> list[RefundRequest]:
     """The desk's requests on the charge that can still hold money (the domain's in-flight)."""
     rows = conn.execute(sa.select(refund_requests).where(
@@ -140,3 +176,12 @@ def lock_charge(conn: Connection, charge_id: str) -> None:
     exists). SQLite: the store's write transaction (BEGIN IMMEDIATE) already is the only writer.
     """
     mirror_repo.lock_objects(conn, [("charge", charge_id)])
+
+
+def bulk_requests_on_charge(conn: Connection, charge_id: str, statuses: Iterable[str]
+                            ) -> list[dict]:
+    """Bulk-file requests on the charge in the given states (the bulk repeat check)."""
+    return [dict(r) for r in conn.execute(sa.select(refund_requests).where(
+        refund_requests.c.charge == charge_id, refund_requests.c.bulk_job_id.is_not(None),
+        refund_requests.c.status.in_(list(statuses))).order_by(
+        refund_requests.c.created)).mappings()]

@@ -3,6 +3,7 @@ files (upload, status, result download). Every route acts as the caller (audit l
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from disputedesk.domain.permissions import Actor
 from disputedesk.errors import DisputeDeskError, ValidationError
 from disputedesk.services import refunds as svc
 from disputedesk.services.refunds import bulk as bulk_svc
+from disputedesk.services.refunds import records
 from disputedesk.services.refunds.core import public
 from disputedesk.web.auth import ERROR_RESPONSES, http_error, require
 
@@ -27,6 +29,9 @@ Approver = Annotated[Actor, Depends(require("refunds.approve"))]
 Canceler = Annotated[Actor, Depends(require("refunds.cancel"))]
 Bulker = Annotated[Actor, Depends(require("refunds.bulk"))]
 MAX_BULK_BYTES = 10_000_000
+MAX_IDEMPOTENCY_KEY = 255
+# Client keys other parts of the desk make: never taken as an API client's own bare key.
+_INTERNAL_KEY_PREFIXES = ("form:", "automation:", "bulk-", "api:")
 
 
 def _deps(request: Request):
@@ -62,9 +67,11 @@ class Note(BaseModel):
 
 @router.post("/refunds/bulk", status_code=202)
 def bulk_upload(request: Request, actor: Bulker, file: UploadFile = File(...),
-                dry_run: bool = Form(False)) -> dict[str, Any]:
+                dry_run: bool = Form(False), allow_repeat: bool = Form(False)) -> dict[str, Any]:
     """Validate a bulk CSV (400 lists every problem) and start it in the background; with
-    ``dry_run`` check every row against its charge and refund nothing."""
+    ``dry_run`` check every row against its charge and refund nothing. Rows repeating an
+    earlier bulk request (same row, or same charge and amount) are ``already_done`` unless
+    ``allow_repeat``."""
     data = file.file.read(MAX_BULK_BYTES + 1)
     if len(data) > MAX_BULK_BYTES:
         raise http_error(ValidationError("the bulk file is larger than 10 MB",
@@ -72,7 +79,8 @@ def bulk_upload(request: Request, actor: Bulker, file: UploadFile = File(...),
     deps = _deps(request)
     if dry_run:
         return _call(bulk_svc.run_bulk, deps, data, actor=actor.username, dry_run=True).to_dict()
-    job_id = _call(bulk_svc.prepare_job, deps, data, actor=actor.username, filename=file.filename)
+    job_id = _call(bulk_svc.prepare_job, deps, data, actor=actor.username, filename=file.filename,
+                   allow_repeat=allow_repeat)
     _start(deps, job_id, actor.username)
     return {"job_id": job_id, "status": "running",
             "status_url": f"/api/v1/refunds/bulk/{job_id}"}
@@ -127,7 +135,8 @@ def list_(request: Request, actor: Reader, status: str | None = None, charge: st
 @router.post("/refunds", status_code=201)
 def create(request: Request, body: RefundCreate, actor: Requester,
            idempotency_key: str | None = Header(None, alias="Idempotency-Key",
-                                                description="The same key never refunds twice.")
+                                                description="The same key never refunds twice; "
+                                                            "reused with other parameters: 409.")
            ) -> dict[str, Any]:
     """Request a refund: checked, recorded, sent if no approval is needed."""
     if body.amount is not None and body.amount_text is not None:
@@ -135,9 +144,32 @@ def create(request: Request, body: RefundCreate, actor: Requester,
     amount: Any = body.amount if body.amount is not None else body.amount_text
     outcome = _call(svc.request_refund, _deps(request), body.target, actor=actor.username,
                     amount=amount, target_type=body.target_type, reason=body.reason,
-                    metadata=body.metadata, note=body.note, client_key=idempotency_key,
-                    live=body.live or None)
+                    metadata=body.metadata, note=body.note,
+                    client_key=_client_key(_deps(request), actor.username, idempotency_key),
+                    key_name=idempotency_key, strict_key=True, live=body.live or None)
     return outcome.to_dict()
+
+
+def _client_key(deps, username: str, key: str | None) -> str | None:
+    """The API's keys live in their own namespace per caller (``api:<actor>:<key>``), apart
+    from the dashboard's ``form:``, automation's and bulk row keys, and from other callers.
+    A request this caller recorded before keys were scoped keeps its bare key, so a client
+    retrying across the upgrade still gets its request back."""
+    if key is None or not key.strip():
+        return None
+    with deps.store.read() as conn:
+        legacy = records.by_source_key(conn, key)
+    if (legacy is not None and legacy["requested_by"] == username
+            and legacy["bulk_job_id"] is None and not key.startswith(_INTERNAL_KEY_PREFIXES)):
+        return key
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise http_error(ValidationError(
+            f"the Idempotency-Key has {len(key)} characters", param="Idempotency-Key",
+            hint=f"at most {MAX_IDEMPOTENCY_KEY}, as at Stripe"))
+    scoped = f"api:{username}:{key}"
+    if len(scoped) > 255:  # the column's width; a long user name must not break the key
+        scoped = "api:" + hashlib.sha256(f"{username}:{key}".encode()).hexdigest()
+    return scoped
 
 
 @router.get("/refunds/{request_id}")
