@@ -6,6 +6,7 @@ import io
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 from pydantic import SecretStr
 
@@ -13,6 +14,7 @@ from disputedesk.config import Settings
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.services import accounts
 from disputedesk.services import disputes as svc
+from disputedesk.store.disputes_tables import evidence_files
 from disputedesk.testing import ManualClock, run_server
 from disputedesk.web.app import create_app
 from disputedesk.wiring import build_deps
@@ -37,7 +39,7 @@ def desk(emulator, sqlite_url, tmp_path):
 @pytest.fixture
 def api(desk):
     tokens = {role: accounts.create_token(desk, name=f"{role} token", role=role)[1]
-              for role in ("viewer", "agent")}
+              for role in ("viewer", "agent", "admin")}
     with run_server(create_app(desk)) as base_url:
         clients = {role: httpx.Client(base_url=f"{base_url}/api/v1", timeout=30,
                                       headers={"Authorization": f"Bearer {token}"})
@@ -135,17 +137,55 @@ def test_the_disputes_routes_are_in_the_openapi_document(api):
             "/api/v1/disputes/{dispute_id}/files"} <= paths
 
 
-def test_text_templates_over_http_need_write_for_changes_and_refuse_bad_jinja(api):
+def test_text_templates_over_http_need_settings_manage_for_changes_and_refuse_bad_jinja(api):
     listed = api["viewer"].get("/disputes/templates")
     assert listed.status_code == 200
     assert {t["name"] for t in listed.json()["data"]} == {
         "refund_policy_disclosure", "cancellation_policy_disclosure", "rebuttal_letter"}
     body = {"source": "{{ merchant.name or 'We' }} refund within 30 days."}
     assert api["viewer"].put("/disputes/templates/rebuttal_letter", json=body).status_code == 403
-    changed = api["agent"].put("/disputes/templates/rebuttal_letter", json=body)
+    # A template renders into every dispute's evidence: an agent may not change it.
+    refused = api["agent"].put("/disputes/templates/rebuttal_letter", json=body)
+    assert refused.status_code == 403, refused.text
+    assert api["agent"].delete("/disputes/templates/rebuttal_letter").status_code == 403
+    changed = api["admin"].put("/disputes/templates/rebuttal_letter", json=body)
     assert changed.status_code == 200 and changed.json()["custom"] is True
-    bad = api["agent"].put("/disputes/templates/rebuttal_letter", json={"source": "{% if %}"})
+    bad = api["admin"].put("/disputes/templates/rebuttal_letter", json={"source": "{% if %}"})
     assert bad.status_code == 400 and "line 1" in bad.text
-    assert api["agent"].put("/disputes/templates/nope", json=body).status_code == 422
-    reset = api["agent"].delete("/disputes/templates/rebuttal_letter")
+    assert api["admin"].put("/disputes/templates/nope", json=body).status_code == 422
+    reset = api["admin"].delete("/disputes/templates/rebuttal_letter")
     assert reset.status_code == 200 and reset.json()["custom"] is False
+
+
+def test_a_template_that_would_burn_cpu_is_refused_with_a_clear_message_on_the_evidence(
+        emulator, desk, api):
+    dispute_id = open_dispute(emulator, desk)
+    for source in ("{{ 'x' * 300000000 }}",
+                   "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}"):
+        stored = api["admin"].put("/disputes/templates/rebuttal_letter", json={"source": source})
+        assert stored.status_code == 200, stored.text  # it compiles; it is stopped when rendered
+        evidence = api["viewer"].get(f"/disputes/{dispute_id}/evidence")
+        assert evidence.status_code == 400, evidence.text
+        assert "template 'rebuttal_letter' was stopped" in evidence.json()["detail"]["message"]
+
+
+def test_preview_needs_the_submit_permission_and_audits_its_rebuild_as_the_caller(
+        emulator, desk, api):
+    dispute_id = open_dispute(emulator, desk)
+    edited = api["agent"].put(f"/disputes/{dispute_id}/evidence",
+                              json={"fields": {"uncategorized_text": "winning_evidence"}})
+    assert edited.status_code == 200
+    # A preview uploads files to Stripe and rebuilds a stale draft: not for a viewer.
+    refused = api["viewer"].post(f"/disputes/{dispute_id}/preview")
+    assert refused.status_code == 403, refused.text
+    assert svc.draft_of(desk, dispute_id) is None  # nothing was built for the viewer
+    with desk.store.read() as conn:
+        assert not conn.execute(sa.select(evidence_files).where(
+            evidence_files.c.dispute_id == dispute_id)).first()
+    preview = api["agent"].post(f"/disputes/{dispute_id}/preview")
+    assert preview.status_code == 200, preview.text
+    agent_name = api["agent"].get("/me").json()["username"]
+    builds = [a for a in svc.show(desk, dispute_id)["audit"]
+              if a["action"] == "disputes.evidence.build"]
+    assert [b["actor"] for b in builds] == [agent_name]
+    assert svc.draft_of(desk, dispute_id)["built_by"] == agent_name

@@ -231,3 +231,39 @@ def test_dates_are_read_from_epochs_and_iso_strings():
     assert human_date("2026-05-30T23:00:00-02:00") == "May 31, 2026"
     with pytest.raises(ValidationError, match="cannot read the date"):
         to_epoch("next tuesday")
+
+
+# A template renders on every evidence view, build, preview and automation run: one written to
+# burn CPU or memory must be stopped at once with a message saying what went over. (The timeout
+# only keeps a regression from hanging the suite; it asserts nothing about speed.)
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("source,message", [
+    ("{{ 'x' * 300000000 }}", "repeating a string or list would make 300,000,000"),
+    ("{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}",
+     "more than 200,000 steps"),
+    ("{% for a in range(1000000) %}{% endfor %}", "range() of 1,000,000 items"),
+    ("{% set s = 'x' * 50000 %}{{ s + s + s }}", "joining strings or lists"),
+    ("{{ 'x'.ljust(300000000) }}", "ljust(300,000,000)"),
+    ("{{ 'x' | center(300000000) }}", "center(300,000,000)"),
+    ("{{ '%300000000d' % 1 }}", "format width of 300000000"),
+    ("{{ '{:>300000000}'.format(1) }}", "format width of 300000000"),
+    ("{{ 2 ** 100000000 }}", "the number would be too large"),
+    ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+     "more than 200,000 steps"),
+    ("{% set s = 'x' * 90000 %}{{ s.replace('x', s) }}", "replace() would make"),
+    ("{% for i in range(10000) %}{{ 'abc' }}{% endfor %}", "renders more than 20,000 characters"),
+])
+def test_templates_that_would_burn_cpu_or_memory_are_stopped_with_a_clear_message(source, message):
+    templates = TextTemplates({"rebuttal_letter": source})
+    with pytest.raises(ValidationError, match="template 'rebuttal_letter' was stopped") as info:
+        compose_evidence(dispute(), charge(), order=ORDER, text_templates=templates)
+    assert message in str(info.value) and "simplify the template" in (info.value.hint or "")
+
+
+def test_ordinary_loops_arithmetic_and_string_methods_still_render():
+    source = ("{% for c in history.charges if false %}{% endfor %}"
+              "{% for i in range(3) %}{{ i * 2 }},{% endfor %} {{ ('ab' * 3) | upper }} "
+              "{{ 'a-b'.replace('-', '+') }} {{ ', '.join(['x', 'y']) }} {{ '%05d' % 42 }}")
+    templates = TextTemplates({"rebuttal_letter": source})
+    out = compose_evidence(dispute(), charge(), order=ORDER, text_templates=templates)
+    assert out.fields["uncategorized_text"] == "0,2,4, ABABAB a+b x, y 00042"

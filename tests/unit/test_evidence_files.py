@@ -247,3 +247,119 @@ def test_the_summary_pdf_is_byte_for_byte_the_same_for_the_same_facts():
     first = build_summary_pdf(dispute, charge)
     _time.sleep(1.1)
     assert build_summary_pdf(dispute, charge) == first
+
+
+# --- damaged PDFs and decompression bombs ---------------------------------------------------------
+
+_SPLICES = (b"/Length 999999999", b"0 0 R", b"<<", b">>", b"/Kids [1 0 R]", b"/Count -1",
+            b"/Width 100000 /Height 100000", b"[", b"]")
+
+
+def _receipt_pdf() -> bytes:
+    """A small valid one-page PDF with fixed bytes (fixed creation date), to mutate."""
+    from datetime import datetime, timezone
+
+    pdf = FPDF()
+    pdf.set_creation_date(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="hello receipt")
+    return bytes(pdf.output())
+
+
+def damaged_pdfs(count: int, seed: int = 7) -> list[bytes]:
+    """Deterministic byte-level mutations of a valid PDF: flipped bytes, cuts, junk, and splices
+    of PDF syntax that make pypdf loop or trip over its own assertions."""
+    import random
+
+    rng = random.Random(seed)
+    base = _receipt_pdf()
+    out = []
+    for _ in range(count):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 8)):
+            op, i = rng.random(), rng.randrange(len(data))
+            if op < 0.5:
+                data[i] = rng.randrange(256)
+            elif op < 0.7:
+                del data[i:i + rng.randint(1, 50)]
+            elif op < 0.85:
+                data[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 20)))
+            else:
+                data[i:i] = rng.choice(_SPLICES)
+        out.append(bytes(data))
+    return out
+
+
+def test_a_damaged_pdf_is_refused_at_upload_or_fits_but_never_crashes_the_build():
+    """Whatever pypdf raises on a damaged PDF (AssertionError, PdfReadError, PdfStreamError,
+    LimitReachedError, TypeError, ...) becomes a ValidationError naming the file at upload; what
+    passes the upload must then build at every compression level."""
+    png = noise_image(60, 40, "png")
+    refused = built = 0
+    for i, data in enumerate(damaged_pdfs(150)):
+        name = f"damaged-{i}.pdf"
+        try:
+            doc = load_document(name, data)
+        except ValidationError as exc:
+            assert name in str(exc) and exc.hint, exc
+            refused += 1
+            continue
+        # Passed the upload: the build's steps must work on it (no exception at all).
+        fit_packet({"receipt": [doc, load_document("label.png", png)]})
+        for level in (0, 1, 2):
+            build_field_file("receipt", [doc, doc], level)
+        built += 1
+    assert refused and built  # both paths were exercised
+
+
+def test_every_error_pypdf_raises_on_a_damaged_upload_becomes_a_validation_error():
+    # These mutations include PDFs on which pypdf raised AttributeError and LimitReachedError
+    # (a reference loop) straight out of the upload check: HTTP 500 instead of 400.
+    for i, data in enumerate(damaged_pdfs(130, seed=6)):
+        try:
+            load_document(f"upload-{i}.pdf", data)
+        except ValidationError as exc:
+            assert f"upload-{i}.pdf" in str(exc)
+
+
+def test_a_damaged_pdf_stored_before_the_upload_check_is_refused_by_name_at_build():
+    for i, data in enumerate(damaged_pdfs(150)):
+        try:
+            load_document("x.pdf", data)
+        except ValidationError:
+            pass
+        else:
+            continue
+        try:
+            doc = load_document("old.pdf", data, verify=False)
+        except ValidationError:
+            continue  # not even its page count can be read
+        with pytest.raises(ValidationError, match="'old.pdf' is not a readable PDF") as info:
+            for level in range(3):
+                build_field_file("receipt", [doc, doc], level)
+                build_field_file("receipt", [doc], level)
+        assert "attach the new one" in (info.value.hint or "")
+        return
+    pytest.fail("no damaged PDF that passes the page count but fails the trial")
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width,height", [(10_000, 7_000), (30_000, 30_000)])
+def test_a_decompression_bomb_image_is_refused_before_it_is_decoded(width, height):
+    # Only the header: decoding 70 or 900 megapixels would be the attack itself.
+    with pytest.raises(ValidationError, match="megapixels") as info:
+        load_document("bomb.png", _png_header(width, height))
+    assert "bomb.png" in str(info.value) and "scale it below 60 megapixels" in info.value.hint

@@ -253,7 +253,7 @@ def submit_cmd(
 
     deps = _deps()
     try:
-        pv = svc.preview(deps, dispute_id)
+        pv = svc.preview(deps, dispute_id, actor=actor_name(actor))
         typer.echo(json.dumps(pv.params, indent=2))
         for warning in pv.warnings:
             typer.echo(f"warning: {warning}", err=True)

@@ -18,15 +18,20 @@ Dates may be epoch seconds or ISO 8601 strings. Every filled field records its s
 
 from __future__ import annotations
 
+import functools
+import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.utils import missing
+from jinja2.runtime import Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+from jinja2.visitor import NodeTransformer
 
 from disputedesk.domain.disputes import FRAUD_REASONS, network_reason_code
 from disputedesk.domain.money import format_money
@@ -38,7 +43,12 @@ from disputedesk.evidence.identifiers import (
     charge_identifiers,
     format_address,
 )
-from disputedesk.evidence.limits import FILE_FIELDS, LONG_TEXT_MAX, TEXT_FIELDS, text_limit
+from disputedesk.evidence.limits import (
+    FILE_FIELDS,
+    LONG_TEXT_MAX,
+    TEXT_FIELDS,
+    text_limit,
+)
 from disputedesk.evidence.templates import (
     PRODUCT_TYPES,
     Completeness,
@@ -214,8 +224,177 @@ class _LenientUndefined(ChainableUndefined):
         super().__init__(hint, obj, name, exc)
 
 
-def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+# Limits on what a merchant's template may cost. Templates render on every evidence view, build,
+# preview and automation run, so one written to burn CPU or memory (``{{ 'x' * 300000000 }}``,
+# nested ranges, a macro that calls itself twice) must be refused quickly, not run.
+MAX_RENDERED = 20_000        # characters a template may produce (the longest evidence field)
+MAX_SEQUENCE = 100_000       # characters/items a single string or list operation may produce
+MAX_RANGE = 10_000           # items one range() may give
+MAX_STEPS = 200_000          # loop iterations + calls + intercepted operators in one render
+MAX_INT_BITS = 4_096         # integers templates may compute
+_SAFE_STR_METHODS = frozenset({
+    "capitalize", "casefold", "count", "endswith", "find", "index", "isalnum", "isalpha",
+    "isascii", "isdecimal", "isdigit", "islower", "isnumeric", "isspace", "istitle", "isupper",
+    "lower", "lstrip", "partition", "removeprefix", "removesuffix", "rfind", "rindex",
+    "rpartition", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip", "swapcase",
+    "title", "upper", "format", "format_map", "replace", "join", "center", "ljust", "rjust",
+    "zfill", "expandtabs"})
+_budget: ContextVar[list[int] | None] = ContextVar("disputedesk_template_budget", default=None)
+
+
+class TemplateTooExpensive(TemplateError):
+    """A template asked for more work or output than the limits allow."""
+
+
+def _charge(steps: int = 1) -> None:
+    budget = _budget.get()
+    if budget is None:
+        return
+    budget[0] += steps
+    if budget[0] > MAX_STEPS:
+        raise TemplateTooExpensive(
+            f"it needs more than {MAX_STEPS:,} steps (loops, calls and operations)")
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+
+
+def _check_size(n: int, what: str) -> None:
+    if n > MAX_SEQUENCE:
+        raise TemplateTooExpensive(f"{what} would make {n:,} characters or items; the limit "
+                                   f"is {MAX_SEQUENCE:,}")
+
+
+_FORMAT_WIDTH = re.compile(r"\d+")
+
+
+def _check_format_widths(fmt: Any) -> None:
+    if isinstance(fmt, str):
+        for number in _FORMAT_WIDTH.findall(fmt):
+            if len(number) > 6 or int(number) > MAX_SEQUENCE:
+                raise TemplateTooExpensive(f"a format width of {number} is over {MAX_SEQUENCE:,}")
+
+
+def _capped_range(*args: Any) -> range:
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise TemplateTooExpensive(f"range() of {len(rng):,} items is over the {MAX_RANGE:,} allowed")
+    _charge(len(rng) // 10)
+    return rng
+
+
+def _loop_guard(iterable: Any) -> Any:
+    """Wraps every ``{% for %}`` iterable: each iteration costs a step of the render's budget."""
+    for item in iterable:
+        _charge()
+        yield item
+
+
+def _int_args(args: tuple, kwargs: Mapping[str, Any], what: str) -> None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SEQUENCE:
+            raise TemplateTooExpensive(f"{what}({value:,}) is over the {MAX_SEQUENCE:,} allowed")
+
+
+class _GuardTransformer(NodeTransformer):
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Call(nodes.Name(_LOOP_GUARD, "load", lineno=node.lineno), [node.iter],
+                               [], None, None, lineno=node.lineno)
+        return node
+
+
+_LOOP_GUARD = "dd_loop_guard"
+
+
+class LimitedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox with limits on work and size.
+
+    The stock sandbox stops access to Python internals but not a template that asks for a 300 MB
+    string or a hundred million loop iterations. This one refuses string/list repetition and
+    concatenation beyond :data:`MAX_SEQUENCE`, huge integers, ``range`` over :data:`MAX_RANGE`,
+    padding and format widths over :data:`MAX_SEQUENCE`, and charges every loop iteration, call and
+    operator to a per-render budget of :data:`MAX_STEPS`. :meth:`TextTemplates.render` also stops
+    the output at :data:`MAX_RENDERED` characters.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%", "//", "-"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals["range"] = _capped_range
+        self.globals[_LOOP_GUARD] = _loop_guard
+        for name in ("center", "indent", "wordwrap", "truncate", "batch", "slice", "format"):
+            self.filters[name] = self._guarded_filter(name, self.filters[name])
+
+    @staticmethod
+    def _guarded_filter(name: str, fn: Any) -> Any:
+        @functools.wraps(fn)  # keeps jinja's pass_* markers
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            _charge()
+            _int_args(args[1:], kwargs, name)
+            if name == "format":
+                _check_format_widths(next((a for a in args if isinstance(a, str)), None))
+            return fn(*args, **kwargs)
+        return guarded
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        return _GuardTransformer().visit(super()._parse(source, name, filename))
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _charge()
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if _size(seq) is not None and isinstance(times, int):
+                    _check_size(_size(seq) * max(times, 0), "repeating a string or list")
+            if (isinstance(left, int) and isinstance(right, int)
+                    and left.bit_length() + right.bit_length() > MAX_INT_BITS):
+                raise TemplateTooExpensive("the number would be too large")
+        elif operator == "**":
+            if (isinstance(left, int) and isinstance(right, int) and abs(left) > 1
+                    and right > 0 and left.bit_length() * right > MAX_INT_BITS):
+                raise TemplateTooExpensive("the number would be too large")
+        elif operator == "+":
+            if _size(left) is not None and _size(right) is not None:
+                _check_size(_size(left) + _size(right), "joining strings or lists")
+        elif operator == "%" and isinstance(left, str):
+            _check_format_widths(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # A macro call runs a whole template body: charge it more than a method call.
+        _charge(10 if isinstance(__obj, Macro) else 1)
+        # The sandbox wraps str.format in a plain function; __wrapped__ leads to the bound method.
+        target = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(target, "__self__", None)
+        method = getattr(target, "__name__", "")
+        if isinstance(owner, str):
+            if method not in _SAFE_STR_METHODS:
+                raise TemplateTooExpensive(f"the string method {method}() is not available")
+            if method in ("center", "ljust", "rjust", "zfill", "expandtabs"):
+                _int_args(args, kwargs, method)
+                if method == "expandtabs":
+                    _check_size(len(owner) * max(int(args[0]) if args else 8, 1), method)
+            elif method in ("format", "format_map"):
+                _check_format_widths(owner)
+            elif method == "replace" and len(args) >= 2:
+                old, new = str(args[0]), str(args[1])
+                if len(new) > len(old):
+                    grow = (len(owner) // max(len(old), 1) + 1) * (len(new) - len(old))
+                    _check_size(len(owner) + grow, "replace()")
+            elif method == "join" and args and _size(args[0]) is not None:
+                parts = args[0]
+                _check_size(sum(len(str(p)) for p in parts[:MAX_SEQUENCE + 1])
+                            + len(owner) * max(len(parts) - 1, 0), "join()")
+        result = super().call(__context, __obj, *args, **kwargs)
+        if _size(result) is not None:
+            _check_size(_size(result), f"{method or 'the call'}()")
+        return result
+
+
+def _env() -> LimitedSandbox:
+    env = LimitedSandbox(
         undefined=_LenientUndefined, autoescape=False, keep_trailing_newline=False,
         finalize=lambda v: "" if v is None else v,
     )
@@ -223,6 +402,19 @@ def _env() -> ImmutableSandboxedEnvironment:
     env.filters["datetime"] = human_datetime
     env.filters["money"] = lambda amount, currency: format_money(int(amount), currency)
     return env
+
+
+@functools.cache
+def _shared_env() -> LimitedSandbox:
+    # The environment holds no per-render state (the step budget is a context variable), so one
+    # per process is safe, and compiled templates can be reused across renders and threads.
+    return _env()
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str):
+    """Compiling a template costs ~20 ms; evidence is composed for every view, build and rule."""
+    return _shared_env().from_string(source)
 
 
 def default_template_source(name: str) -> str:
@@ -240,7 +432,7 @@ class TextTemplates:
     """
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        self._env = _env()
+        self._env = _shared_env()
         self._sources: dict[str, str] = {}
         for name, source in (overrides or {}).items():
             self.set(name, source)
@@ -264,8 +456,20 @@ class TextTemplates:
         return self._sources.get(name) or default_template_source(name)
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
+        token = _budget.set([0])
         try:
-            text = self._env.from_string(self.source(name)).render(**context)
+            text = self._render_capped(name, context)
+        except TemplateTooExpensive as exc:
+            raise ValidationError(
+                f"template '{name}' was stopped: {exc}", param=name,
+                hint="simplify the template; it renders on every evidence view and build, so it "
+                     f"must stay within {MAX_RENDERED:,} characters of output and small loops") from exc
+        except RecursionError as exc:
+            raise ValidationError(f"template '{name}' calls itself too deeply", param=name,
+                                  hint="remove the recursive macro") from exc
+        except MemoryError as exc:
+            raise ValidationError(f"template '{name}' needs too much memory", param=name,
+                                  hint="simplify the template") from exc
         except SecurityError as exc:
             raise ValidationError(
                 f"template '{name}' tries to reach something templates may not use: {exc}",
@@ -277,7 +481,22 @@ class TextTemplates:
             raise ValidationError(f"template '{name}' failed: {exc}", param=name) from exc
         except (ArithmeticError, TypeError, ValueError) as exc:
             raise ValidationError(f"template '{name}' failed: {exc}", param=name) from exc
+        finally:
+            _budget.reset(token)
         return _tidy(text)
+
+    def _render_capped(self, name: str, context: Mapping[str, Any]) -> str:
+        """Render chunk by chunk, stopping as soon as the output passes :data:`MAX_RENDERED`."""
+        template = _compiled(self.source(name))
+        chunks: list[str] = []
+        size = 0
+        for chunk in template.generate(**context):
+            size += len(chunk)
+            if size > MAX_RENDERED:
+                raise TemplateTooExpensive(
+                    f"it renders more than {MAX_RENDERED:,} characters")
+            chunks.append(chunk)
+        return "".join(chunks)
 
 
 def _tidy(text: str) -> str:

@@ -18,14 +18,15 @@ Poppler, which the desk does not depend on. When the packet still does not fit,
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from pypdf import PdfReader, PdfWriter
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 
 from disputedesk.errors import ValidationError
 from disputedesk.evidence.limits import (
@@ -105,38 +106,87 @@ class Document:
         return _MIME[self.type]
 
 
+def _too_many_pixels(filename: str, size: str) -> ValidationError:
+    return ValidationError(
+        f"'{filename}' is {size} pixels, over the {MAX_IMAGE_PIXELS // 1_000_000} megapixels the "
+        "desk will decode (a larger image could exhaust memory)", param="file",
+        hint=f"scale it below {MAX_IMAGE_PIXELS // 1_000_000} megapixels, or save it as a PDF page")
+
+
 def _open_image(data: bytes, filename: str) -> Image.Image:
+    """Open and decode an image, refusing decompression bombs before any pixel is decoded.
+
+    ``Image.open`` reads only the header, so the size is checked before ``load()``; Pillow's own
+    bomb check (``Image.MAX_IMAGE_PIXELS``, a warning and then an error) is turned into the same
+    clear refusal.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise ValidationError(
-                    f"'{filename}' is {img.width}x{img.height} pixels, too large to process",
-                    param="file", hint=f"scale it below {MAX_IMAGE_PIXELS // 1_000_000} megapixels")
+                raise _too_many_pixels(filename, f"{img.width}x{img.height}")
             img.load()
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_many_pixels(filename, "more than " + f"{MAX_IMAGE_PIXELS:,}") from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means the upload is unusable
         raise ValidationError(f"'{filename}' is not a readable image: {exc}", param="file",
                               hint="export it again as PNG or JPEG") from exc
     return img
 
 
-def _reader(data: bytes, filename: str) -> PdfReader:
+DAMAGED_PDF_HINT = ("open it and export or print it again as PDF; remove the damaged copy from the "
+                    "dispute and attach the new one")
+
+
+@contextlib.contextmanager
+def pdf_step(filename: str, what: str) -> Iterator[None]:
+    """Turn anything pypdf raises while it ``what``s ``filename`` into a :class:`ValidationError`.
+
+    A damaged PDF makes pypdf raise its own errors (``PdfReadError``, ``PdfStreamError``,
+    ``LimitReachedError``) but also ``AssertionError``, ``ValueError``, ``TypeError``,
+    ``AttributeError`` and others from deep inside the parser. At this boundary all of them mean
+    the same thing to the merchant: the file cannot be used as it is.
+    """
     try:
+        yield
+    except ValidationError:
+        raise
+    except PyPdfError as exc:
+        raise ValidationError(
+            f"'{filename}' is not a readable PDF: it is damaged and could not be {what} "
+            f"({str(exc)[:200]})",
+            param="file", hint=DAMAGED_PDF_HINT) from exc
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        raise ValidationError(
+            f"'{filename}' is not a readable PDF: it is damaged and could not be {what} "
+            f"({type(exc).__name__}: {str(exc)[:200]})", param="file", hint=DAMAGED_PDF_HINT) from exc
+
+
+def _reader(data: bytes, filename: str) -> PdfReader:
+    with pdf_step(filename, "read"):
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise ValidationError(f"'{filename}' is a password-protected PDF", param="file",
                                   hint="save it again without a password")
         _ = len(reader.pages)
-    except ValidationError:
-        raise
-    except (PdfReadError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValidationError(f"'{filename}' is not a readable PDF: {exc}", param="file",
-                              hint="export it again as PDF") from exc
     return reader
+
+
+def _trial_pdf(data: bytes, filename: str) -> None:
+    """Do at upload what the build will do later, so a damaged PDF is refused now, not at build.
+
+    Every page is copied into a new PDF and written out (level 0, as when several documents are
+    merged), and the lossless compression step (level 1) is run. Image re-encoding (levels 2+)
+    leaves an image it cannot decode untouched, so it needs no trial.
+    """
+    with pdf_step(filename, "copied into the evidence packet"):
+        writer = PdfWriter()
+        writer.append(_reader(data, filename))
+        writer.write(io.BytesIO())
+    compress_pdf(data, 1, filename)
 
 
 def count_pages(data: bytes, filename: str = "document") -> int:
@@ -146,8 +196,13 @@ def count_pages(data: bytes, filename: str = "document") -> int:
     return 1
 
 
-def load_document(filename: str, data: bytes) -> Document:
-    """Check an upload by its content (not its name or declared type) and count its pages."""
+def load_document(filename: str, data: bytes, *, verify: bool = True) -> Document:
+    """Check an upload by its content (not its name or declared type) and count its pages.
+
+    With ``verify`` (the default, used for uploads) a PDF is also copied and compressed on trial,
+    as the build will do, so a damaged one is refused at upload. The build passes ``False`` for
+    documents it already checked; its own steps still refuse a damaged file by name.
+    """
     if not data:
         raise ValidationError(f"'{filename}' is empty", param="file", hint="choose the file again")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -161,7 +216,10 @@ def load_document(filename: str, data: bytes) -> Document:
     if kind == "pdf":
         pages = len(_reader(data, filename).pages)
         if pages == 0:
-            raise ValidationError(f"'{filename}' has no pages", param="file")
+            raise ValidationError(f"'{filename}' has no pages", param="file",
+                                  hint="export or print the document again as PDF")
+        if verify:
+            _trial_pdf(data, filename)
     else:
         img = _open_image(data, filename)
         actual = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg"}.get(img.format or "")
@@ -226,17 +284,29 @@ def compress_pdf(data: bytes, level: int, filename: str = "document.pdf") -> byt
     """Deflate content streams and merge identical objects; from level 2 re-encode embedded images."""
     if level <= 0:
         return data
-    writer = PdfWriter(clone_from=_reader(data, filename))
-    if level >= 2:
-        quality, side = LADDER[min(level, MAX_LEVEL) - 2]
-        _shrink_pdf_images(writer, quality, side)
-    for page in writer.pages:
-        page.compress_content_streams(level=9)
-    writer.compress_identical_objects()  # defaults: merge duplicates, drop unreferenced
-    buf = io.BytesIO()
-    writer.write(buf)
+    reader = _reader(data, filename)
+    with pdf_step(filename, "compressed"):
+        writer = PdfWriter(clone_from=reader)
+        if level >= 2:
+            quality, side = LADDER[min(level, MAX_LEVEL) - 2]
+            _shrink_pdf_images(writer, quality, side)
+        for page in writer.pages:
+            page.compress_content_streams(level=9)
+        writer.compress_identical_objects()  # defaults: merge duplicates, drop unreferenced
+        buf = io.BytesIO()
+        writer.write(buf)
     out = buf.getvalue()
     return out if len(out) < len(data) else data
+
+
+def _pixels_of(image: object) -> int:
+    """Width x height of a PDF image XObject, read from its dictionary without decoding it."""
+    ref = getattr(image, "indirect_reference", None)
+    obj = ref.get_object() if ref is not None else None
+    try:
+        return int(obj.get("/Width", 0)) * int(obj.get("/Height", 0))  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        return MAX_IMAGE_PIXELS + 1  # unknown size: do not decode it
 
 
 def _shrink_pdf_images(writer: PdfWriter, quality: int, side: int) -> None:
@@ -252,6 +322,8 @@ def _shrink_pdf_images(writer: PdfWriter, quality: int, side: int) -> None:
                 continue
             done.add(ref.idnum)
             try:
+                if _pixels_of(image) > MAX_IMAGE_PIXELS:
+                    continue  # a decompression bomb inside a PDF stays as it is, undecoded
                 pil = image.image
                 if pil is None or (max(pil.size) <= side and len(image.data) < 150_000):
                     continue
@@ -288,22 +360,31 @@ def merge_to_pdf(docs: Sequence[Document], level: int = 0) -> bytes:
     writer = PdfWriter()
     run: list[tuple[bytes, str]] = []
 
+    run_names: list[str] = []
+
     def flush() -> None:
         if run:
-            writer.append(PdfReader(io.BytesIO(_image_pages_pdf(run))))
+            with pdf_step(", ".join(run_names), "turned into PDF pages"):
+                writer.append(PdfReader(io.BytesIO(_image_pages_pdf(run))))
             run.clear()
+            run_names.clear()
 
     for doc in docs:
         if doc.type == "pdf":
             flush()
-            writer.append(_reader(compress_pdf(doc.data, level, doc.filename), doc.filename))
+            reader = _reader(compress_pdf(doc.data, level, doc.filename), doc.filename)
+            with pdf_step(doc.filename, "merged with the other documents of its field"):
+                writer.append(reader)
         else:
             run.append(reencode_image(doc, level))
+            run_names.append(doc.filename)
     flush()
-    if level >= 1:
-        writer.compress_identical_objects()  # defaults: merge duplicates, drop unreferenced
-    buf = io.BytesIO()
-    writer.write(buf)
+    names = "' or '".join(d.filename for d in docs if d.type == "pdf") or docs[0].filename
+    with pdf_step(names, "merged with the other documents of its field"):
+        if level >= 1:
+            writer.compress_identical_objects()  # defaults: merge duplicates, drop unreferenced
+        buf = io.BytesIO()
+        writer.write(buf)
     return buf.getvalue()
 
 

@@ -11,7 +11,14 @@ idempotency key, so a retry after a lost answer re-sends the same request with t
 ``once_key`` (unique) allows one live final action per dispute (a submit or an accept): a second
 submit is refused by the database itself, whatever the process or the race. A definite refusal by
 Stripe frees it again; an unknown result (network, 5xx) keeps the row pending, and the next submit
-resumes that same request. Every outcome is audited in the transaction that records it.
+resumes that same request. A 409 (``idempotency_key_in_use``: Stripe is still working on the
+first request with that key) is such an unknown result too, never a refusal. The start of a final
+action is audited in the transaction that writes its row (``disputes.submit.started``), so a crash
+after Stripe accepted still leaves a record of who started it; every outcome is audited in the
+transaction that records it.
+
+Every call carries the dispute's ``account`` (a dispute mirrored from a connected account's event
+is answered on that account, as ``Stripe-Account``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from disputedesk import errors
 from disputedesk.domain import disputes as d
 from disputedesk.errors import (
     AlreadyDone,
@@ -42,7 +50,11 @@ from disputedesk.services.disputes.common import (
     load_dispute,
     sync_work,
 )
-from disputedesk.services.disputes.evidence_work import current_draft, upload_packet
+from disputedesk.services.disputes.evidence_work import (
+    current_draft,
+    dispute_account,
+    upload_packet,
+)
 from disputedesk.store import audit
 from disputedesk.store import mirror as repo
 from disputedesk.store.disputes_tables import submissions
@@ -101,9 +113,10 @@ def _check_not_past_due(dispute: dict, now: float, action: str) -> None:
             hint=f"it cannot be {action}ed; the issuer decides without a response")
 
 
-def evidence_params(deps, dispute_id: str, *, submit: bool) -> Preview:
-    """The exact ``POST /v1/disputes/{id}`` params from the last build (building first if none)."""
-    draft = current_draft(deps, dispute_id, actor="system")
+def evidence_params(deps, dispute_id: str, *, submit: bool, actor: str) -> Preview:
+    """The exact ``POST /v1/disputes/{id}`` params from the last build (building first if none,
+    or if an edit came after it: that build is audited as ``actor``, the person who asked)."""
+    draft = current_draft(deps, dispute_id, actor=actor)
     files = upload_packet(deps, dispute_id)
     evidence: dict[str, Any] = {k: v for k, v in sorted((draft["fields"] or {}).items()) if v}
     evidence.update({k: files[k] for k in sorted(files) if k in FILE_FIELDS})
@@ -124,11 +137,15 @@ def evidence_params(deps, dispute_id: str, *, submit: bool) -> Preview:
     return Preview(dispute_id, params, digest(params), int(draft.get("score") or 0), missing, warnings)
 
 
-def preview(deps, dispute_id: str) -> Preview:
-    """What ``submit`` will send, exactly (uploads the packet's files so their ids are real)."""
+def preview(deps, dispute_id: str, *, actor: str = "system") -> Preview:
+    """What ``submit`` will send, exactly (uploads the packet's files so their ids are real).
+
+    It may rebuild a stale draft (a write, audited as ``actor``) and uploads files to Stripe, so
+    callers must hold the submit permission, as for :func:`submit`.
+    """
     with deps.store.read() as conn:
         _check_answerable(load_dispute(conn, dispute_id), deps.clock.now(), action="submit")
-    return evidence_params(deps, dispute_id, submit=True)
+    return evidence_params(deps, dispute_id, submit=True, actor=actor)
 
 
 def _once_key(dispute: dict) -> str:
@@ -153,6 +170,14 @@ def _begin(conn: Connection, dispute: dict, kind: str, params: dict | None, acto
     row_id = result.inserted_primary_key[0]
     key = idempotency_key(dispute_id, kind, row_id)
     conn.execute(submissions.update().where(submissions.c.id == row_id).values(idempotency_key=key))
+    if once is not None:
+        # Who started the closing action, in the transaction that commits the pending row: if the
+        # process dies after Stripe accepted, this is the audit log's record of it.
+        audit.append(conn, at=now, actor=actor, action=f"disputes.{kind}.started",
+                     object_type="dispute", object_id=dispute_id, note=note,
+                     details={"submission": row_id, "idempotency_key": key,
+                              "digest": digest(params) if params is not None else None,
+                              "fields": sorted((params or {}).get("evidence", {}))})
     return Submission(row_id, dispute_id, kind, "pending", key, params)
 
 
@@ -171,7 +196,8 @@ def _finish(deps, sub: Submission, result: dict | None, error: Exception | None,
             conn.execute(submissions.update().where(submissions.c.id == sub.id).values(
                 status="done", finished_at=now, error=None))
             stored = repo.load_versions(conn, "dispute", [sub.dispute_id]).get(sub.dispute_id)
-            mirror_rules.apply_fetched(conn, "dispute", result, account=None,
+            mirror_rules.apply_fetched(conn, "dispute", result,
+                                       account=dispute_account(conn, sub.dispute_id),
                                        trigger_updated=stored.stripe_updated if stored else
                                        int(result.get("created") or 0), now=now)
             dispute = repo.get_object(conn, "dispute", sub.dispute_id) or result
@@ -194,7 +220,7 @@ def _finish(deps, sub: Submission, result: dict | None, error: Exception | None,
                                   "status": dispute.get("status")})
             sub.status, sub.dispute_status = "done", dispute.get("status")
             return
-        definite = isinstance(error, StripeInvalidRequest)
+        definite = _is_refusal(error)
         conn.execute(submissions.update().where(submissions.c.id == sub.id).values(
             status="failed" if definite else "pending", error=str(error)[:4000],
             finished_at=now if definite else None,
@@ -206,18 +232,42 @@ def _finish(deps, sub: Submission, result: dict | None, error: Exception | None,
         sub.status = "failed" if definite else "pending"
 
 
+def _is_refusal(error: Exception) -> bool:
+    """True when Stripe definitely refused the request (a 4xx other than 409).
+
+    A 409 (``idempotency_key_in_use``, or a lock conflict) means the first request with this key
+    may still be running on Stripe's side: the result is unknown, so the row stays pending and the
+    next attempt re-sends it with the same key. The once-key must not be freed then, or a second,
+    different request could race the first.
+    """
+    conflict = getattr(errors, "StripeConflict", None)
+    if conflict is not None and isinstance(error, conflict):
+        return False
+    if getattr(error, "http_status", None) == 409:
+        return False
+    if isinstance(error, errors.StripeIdempotencyError):
+        # Stripe already saw this key (the row's own key) with a request whose result the desk
+        # never recorded: whether that one took effect is unknown, so keep the action pending.
+        return False
+    return isinstance(error, StripeInvalidRequest)
+
+
 def _actor_of(conn: Connection, submission_id: int) -> str:
     return conn.execute(sa.select(submissions.c.actor).where(submissions.c.id == submission_id)
                         ).scalar_one()
 
 
 def _send(deps, sub: Submission, *, action: str, note: str | None) -> Submission:
+    with deps.store.read() as conn:
+        account = dispute_account(conn, sub.dispute_id)
     try:
         if sub.kind == "accept":
-            result = deps.gateway().close_dispute(sub.dispute_id, idempotency_key=sub.idempotency_key)
+            result = deps.gateway().close_dispute(sub.dispute_id, idempotency_key=sub.idempotency_key,
+                                                  account=account)
         else:
             result = deps.gateway().update_dispute(sub.dispute_id, sub.params or {},
-                                                   idempotency_key=sub.idempotency_key)
+                                                   idempotency_key=sub.idempotency_key,
+                                                   account=account)
     except Exception as exc:
         _finish(deps, sub, None, exc, action=action, note=note)
         raise
@@ -230,7 +280,7 @@ def stage(deps, dispute_id: str, *, actor: str, note: str | None = None) -> Subm
     with deps.store.read() as conn:
         dispute = load_dispute(conn, dispute_id)
         _check_answerable(dispute, deps.clock.now(), action="stage")
-    pv = evidence_params(deps, dispute_id, submit=False)
+    pv = evidence_params(deps, dispute_id, submit=False, actor=actor)
     now = deps.clock.now()
     with deps.store.write() as conn:
         _check_answerable(load_dispute(conn, dispute_id), now, action="stage")
@@ -256,7 +306,7 @@ def submit(deps, dispute_id: str, *, actor: str, note: str | None = None,
         dispute = load_dispute(conn, dispute_id)
         _check_answerable(dispute, now, action="submit")
         _check_not_past_due(dispute, now, "submit")
-    pv = evidence_params(deps, dispute_id, submit=True)
+    pv = evidence_params(deps, dispute_id, submit=True, actor=actor)
     if expected_digest is not None and expected_digest != pv.digest:
         raise Conflict(f"the evidence of {dispute_id} changed since the preview", object_id=dispute_id,
                        hint="preview again and submit what you reviewed")

@@ -21,6 +21,8 @@ Reader = Annotated[Actor, Depends(require("disputes.read"))]
 Writer = Annotated[Actor, Depends(require("disputes.write"))]
 Submitter = Annotated[Actor, Depends(require("disputes.submit"))]
 Accepter = Annotated[Actor, Depends(require("disputes.accept"))]
+# Templates render into every dispute's evidence (and automation's): changing them is a setting.
+TemplateAdmin = Annotated[Actor, Depends(require("settings.manage"))]
 ProductType = Literal["physical_goods", "digital_goods", "services"]
 MAX_UPLOAD = 50_000_000
 
@@ -119,7 +121,7 @@ def get_template(request: Request, actor: Reader, name: TemplateName) -> dict[st
 
 
 @router.put("/disputes/templates/{name}")
-def put_template(request: Request, actor: Writer, name: TemplateName,
+def put_template(request: Request, actor: TemplateAdmin, name: TemplateName,
                  body: TemplateUpdate) -> dict[str, Any]:
     """Replace a template with the merchant's version (refused, with its line, if it does not
     compile; audited)."""
@@ -129,7 +131,7 @@ def put_template(request: Request, actor: Writer, name: TemplateName,
 
 
 @router.delete("/disputes/templates/{name}")
-def reset_template(request: Request, actor: Writer, name: TemplateName) -> dict[str, Any]:
+def reset_template(request: Request, actor: TemplateAdmin, name: TemplateName) -> dict[str, Any]:
     """Go back to the shipped default (audited)."""
     deps = _deps(request)
     _call(svc.reset_text_template, deps, name, actor=actor.username)
@@ -195,9 +197,11 @@ def stage(request: Request, actor: Writer, dispute_id: str,
 
 
 @router.post("/disputes/{dispute_id}/preview")
-def preview(request: Request, actor: Reader, dispute_id: str) -> dict[str, Any]:
-    """Exactly the params /submit will send (files are uploaded so their ids are real)."""
-    return _call(svc.preview, _deps(request), dispute_id).to_dict()
+def preview(request: Request, actor: Submitter, dispute_id: str) -> dict[str, Any]:
+    """Exactly the params /submit will send (files are uploaded so their ids are real).
+
+    Needs ``disputes.submit``: it uploads files to Stripe and may rebuild a stale draft."""
+    return _call(svc.preview, _deps(request), dispute_id, actor=actor.username).to_dict()
 
 
 @router.post("/disputes/{dispute_id}/submit")

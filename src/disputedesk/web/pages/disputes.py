@@ -207,7 +207,7 @@ def stage(dispute_id: str, ctx: PageContext = Depends(page("disputes.write"))) -
 def preview(dispute_id: str, ctx: PageContext = Depends(page("disputes.submit"))) -> Response:
     """Exactly what submit will send (the packet's files are uploaded first: real ids)."""
     try:
-        pv = svc.preview(ctx.deps, dispute_id)
+        pv = svc.preview(ctx.deps, dispute_id, actor=ctx.actor.username)
     except DisputeDeskError as exc:
         return redirect(_back(dispute_id, "#answer"), flash=error_text(exc), kind="error")
     return render(ctx, "dispute_preview.html", "disputes", dispute_id=dispute_id, preview=pv)
