@@ -99,3 +99,11 @@ def configure_logging(level: str = "INFO", *, json_output: bool | None = None) -
     root.setLevel(level.upper())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # uvicorn may have given its loggers their own handlers (an earlier server in the process):
+    # send them through the scrubber like everything else.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+        logger.disabled = False
+        logger.setLevel(logging.NOTSET)
