@@ -94,13 +94,6 @@ FEATURES: tuple[str, ...] = (
 
 def install_features(deps: Deps) -> None:
     import importlib
-    import importlib.util
 
     for name in FEATURES:
-        # TODO(lead): drop this skip once every feature module exists.
-        # (and a package still being written may not define install() yet)
-        if importlib.util.find_spec(name) is None:
-            continue
-        install = getattr(importlib.import_module(name), "install", None)
-        if install is not None:
-            install(deps)
+        importlib.import_module(name).install(deps)

@@ -131,14 +131,15 @@ def _start(deps, job_id: str, actor: str) -> None:
 
 
 @router.post("/refunds/bulk")
-def bulk_upload(file: UploadFile = File(...),
+def bulk_upload(file: UploadFile = File(...), allow_repeat: bool = Form(False),
                 ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
     data = file.file.read(MAX_BULK_BYTES + 1)
     if len(data) > MAX_BULK_BYTES:
         return redirect("/refunds/bulk", flash="The file is over 10 MB: split it.", kind="error")
     try:
         job_id = bulk_svc.prepare_job(ctx.deps, data, actor=ctx.actor.username,
-                                      filename=(file.filename or "bulk.csv")[:200])
+                                      filename=(file.filename or "bulk.csv")[:200],
+                                      allow_repeat=allow_repeat)
     except DisputeDeskError as exc:
         problems = getattr(exc, "problems", None) or []
         text = error_text(exc)
