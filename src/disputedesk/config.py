@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         None, description="Key that signs session cookies; generated into data_dir when unset."
     )
     display_timezone: str = Field("UTC", description="Default time zone for showing times.")
+    metrics_token: SecretStr | None = Field(
+        None, description="When set, /metrics answers only requests with this bearer token."
+    )
 
     # --- refunds ---
     order_metadata_key: str = Field(

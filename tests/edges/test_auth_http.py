@@ -419,3 +419,24 @@ def test_pages_and_api_answers_carry_security_headers(sqlite_url, tmp_path):
                 assert headers["x-content-type-options"] == "nosniff"
     finally:
         deps.close()
+
+
+def test_metrics_need_the_bearer_token_when_one_is_configured(sqlite_url, tmp_path):
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from disputedesk.config import Settings
+    from disputedesk.web.app import create_app
+    from disputedesk.wiring import build_deps
+
+    deps = build_deps(Settings(database_url=sqlite_url, data_dir=tmp_path,
+                               metrics_token=SecretStr("scrape-me-0123")), migrate=False)
+    try:
+        with TestClient(create_app(deps)) as client:
+            refused = client.get("/metrics")
+            assert refused.status_code == 401 and "scrape-me" not in refused.text
+            assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+            ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123"})
+            assert ok.status_code == 200 and "disputedesk" in ok.text
+    finally:
+        deps.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -35,4 +37,13 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
+    """Prometheus text; with DISPUTEDESK_METRICS_TOKEN set, only for ``Authorization: Bearer``."""
+    token = request.app.state.deps.settings.metrics_token
+    if token is not None:
+        sent = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            return JSONResponse({"error": {"code": "authentication_failed",
+                                           "message": "metrics need the metrics bearer token"}},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
     return Response(request.app.state.deps.metrics.render(), media_type=CONTENT_TYPE_LATEST)
