@@ -106,9 +106,14 @@ def test_demo_seeds_a_year_mirrors_it_and_prints_a_working_login_link(tmp_path):
             disputes = conn.execute("SELECT count(*) FROM disputes").fetchone()[0]
         assert charges == 300 and disputes > 0
         with httpx.Client(follow_redirects=False) as http:
-            first = http.get(link)
-            assert first.status_code in (200, 302, 303)
-            assert "dd_session" in first.cookies
-            assert http.get(link).status_code >= 400  # one-time
+            page = http.get(link)
+            assert page.status_code == 200 and "Continue" in page.text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+            first = http.post(link, data={"csrf_token": csrf})
+            assert first.status_code == 303 and "dd_session" in first.cookies
+            http.cookies.clear()
+            page = http.get(link)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+            assert http.post(link, data={"csrf_token": csrf}).status_code == 401  # one-time
     finally:
         proc.stop()

@@ -282,13 +282,22 @@ def test_a_token_request_needs_no_csrf_token(deps, client):
 def test_a_login_link_signs_in_once_and_asks_for_a_password(deps, client):
     link = accounts.ensure_first_admin(deps, "http://testserver")
     path = link.removeprefix("http://testserver")
-    first = client.get(path)
+    # Opening the link (a chat preview, a prefetch) spends nothing: it shows a Continue button.
+    shown = client.get(path)
+    assert shown.status_code == 200 and "Continue" in shown.text
+    assert "dd_session" not in shown.headers.get("set-cookie", "")
+    assert client.get(path).status_code == 200  # still unspent
+    login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)[1]
+    first = client.post(path, data={"csrf_token": login_csrf})
     assert first.status_code == 303 and first.headers["location"] == "/account/password"
     assert first.headers["referrer-policy"] == "no-referrer"
     form = client.get("/account/password")
     assert "Set your password" in form.text
 
-    again = TestClient(client.app, follow_redirects=False).get(path)
+    other = TestClient(client.app, follow_redirects=False)
+    page = other.get(path)
+    again = other.post(path, data={
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]})
     assert again.status_code == 401 and "already used" in again.text
 
     csrf = _csrf_of(client)
@@ -311,6 +320,13 @@ def test_a_login_link_signs_in_once_and_asks_for_a_password(deps, client):
     assert _sign_in(fresh, "admin", "a new long password").status_code == 303
 
 
+def test_a_login_link_post_without_the_pages_token_is_refused(deps, client):
+    link = accounts.ensure_first_admin(deps, "http://testserver")
+    path = link.removeprefix("http://testserver")
+    forged = client.post(path, data={"csrf_token": "guessed"})
+    assert forged.status_code == 403 and "dd_session" not in forged.headers.get("set-cookie", "")
+
+
 def test_changing_a_password_asks_for_the_current_one(deps, client):
     accounts.create_user(deps, username="alice", role="agent", password=PASSWORD)
     _sign_in(client, "alice")
@@ -331,7 +347,9 @@ def test_an_expired_login_link_is_refused(deps, client, clock):
     accounts.create_user(deps, username="alice", role="agent")
     token = accounts.create_login_link(deps, username="alice", actor="root")
     clock.advance(accounts.LOGIN_LINK_TTL + 1)
-    response = client.get(f"/login/link/{token}")
+    page = client.get(f"/login/link/{token}")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    response = client.post(f"/login/link/{token}", data={"csrf_token": csrf})
     assert response.status_code == 401 and "dd_session" not in response.headers.get("set-cookie", "")
 
 
@@ -347,7 +365,9 @@ def test_no_secret_appears_in_any_response_body_or_log_line(deps, client, caplog
 
     link = accounts.ensure_first_admin(deps, "http://testserver")
     link_token = link.rsplit("/", 1)[1]
-    keep(client.get(link.removeprefix("http://testserver")))
+    link_page = keep(client.get(link.removeprefix("http://testserver")))
+    link_csrf = re.search(r'name="csrf_token" value="([^"]+)"', link_page.text)[1]
+    keep(client.post(link.removeprefix("http://testserver"), data={"csrf_token": link_csrf}))
     session = client.cookies.get("dd_session")
     csrf = _csrf_of(client)
     keep(client.post("/account/password", data={"password": PASSWORD, "password_again": PASSWORD,
@@ -369,7 +389,8 @@ def test_no_secret_appears_in_any_response_body_or_log_line(deps, client, caplog
     keep(_sign_in(fresh, "bob", "wrong password for bob"))
     keep(_sign_in(fresh, "bob", "bobs newer password"))
     keep(fresh.get("/api/v1/me"))
-    keep(client.get(link.removeprefix("http://testserver")))  # used link
+    keep(client.post(link.removeprefix("http://testserver"),
+                     data={"csrf_token": link_csrf}))  # used link
     keep(client.get("/api/v1/openapi.json"))
 
     secrets_ = [PASSWORD, "bobs long password", "bobs newer password", "wrong password for bob",

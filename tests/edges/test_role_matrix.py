@@ -25,7 +25,7 @@ WEBHOOK_SECRET = "whsec_MATRIXsecret0123456789abcdef"
 
 # Routes open to anyone, and routes for any signed-in caller whatever the role.
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/login/link/{token}"),
-          ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+          ("POST", "/login/link/{token}"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
           ("GET", "/api/v1/openapi.json")}
 SIGNED_IN = {("GET", "/account/password"), ("POST", "/account/password"), ("POST", "/logout"),
              ("GET", "/api/v1/me")}

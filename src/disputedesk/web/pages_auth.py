@@ -108,7 +108,25 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/login/link/{token}", response_class=HTMLResponse)
-async def login_link(request: Request, token: str) -> Response:
+async def login_link_page(request: Request, token: str) -> Response:
+    """Only a page with a button: a GET must not spend the link, or a chat tool's link preview
+    (or any prefetch) would sign in in the person's place and leave them a dead link."""
+    login_csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or accounts.new_secret()
+    response = _render(request, "login_link.html",
+                       {"login_csrf": login_csrf, "actor": None})
+    response.headers["Referrer-Policy"] = "no-referrer"
+    set_login_csrf_cookie(response, request, login_csrf)
+    return response
+
+
+@router.post("/login/link/{token}", response_class=HTMLResponse)
+async def login_link(request: Request, token: str, csrf_token: str = Form("")) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not csrf_token or not hmac.compare_digest(cookie.encode(), csrf_token.encode()):
+        # Someone else's page posting a link would sign this browser into their account.
+        return _render(request, "auth_message.html",
+                       {"heading": "This sign-in expired", "actor": None,
+                        "text": "Open the link again and press Continue."}, status_code=403)
     try:
         info = await run_in_threadpool(accounts.consume_login_link, request.app.state.deps,
                                        token, ip=client_ip(request))
@@ -123,6 +141,7 @@ async def login_link(request: Request, token: str) -> Response:
     response = RedirectResponse("/account/password", status_code=303,
                                 headers={**_NO_STORE, "Referrer-Policy": "no-referrer"})
     set_session_cookie(response, request, info.token)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
 
