@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from pydantic import SecretStr
 
 from disputedesk.config import Settings
@@ -34,19 +35,49 @@ def desk(emulator, sqlite_url, tmp_path):
     deps.close()
 
 
+PASSWORD = "correct horse battery staple"
+
+
 @pytest.fixture
-def api(desk):
+def server(desk):
+    with run_server(create_app(desk)) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def api(desk, server):
     roles = {"viewer": "viewer", "agent": "agent", "approver": "approver", "approver2": "approver"}
     tokens = {name: accounts.create_token(desk, name=f"{name} token", role=role)[1]
               for name, role in roles.items()}
-    with run_server(create_app(desk)) as base_url:
-        clients = {name: httpx.Client(base_url=f"{base_url}/api/v1", timeout=30,
-                                      headers={"Authorization": f"Bearer {token}"})
-                   for name, token in tokens.items()}
-        clients["anonymous"] = httpx.Client(base_url=f"{base_url}/api/v1", timeout=30)
-        yield clients
-        for client in clients.values():
-            client.close()
+    clients = {name: httpx.Client(base_url=f"{server}/api/v1", timeout=30,
+                                  headers={"Authorization": f"Bearer {token}"})
+               for name, token in tokens.items()}
+    clients["anonymous"] = httpx.Client(base_url=f"{server}/api/v1", timeout=30)
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture
+def person(desk, server, monkeypatch):
+    """``person("alice", "approver")``: an API client signed in as that user by session."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    clients = []
+
+    def sign_in(username: str, role: str) -> httpx.Client:
+        accounts.create_user(desk, username=username, role=role, password=PASSWORD)
+        session = accounts.login(desk, username=username, password=PASSWORD)
+        client = httpx.Client(base_url=f"{server}/api/v1", timeout=30,
+                              headers={"X-CSRF-Token": session.csrf_secret},
+                              cookies={"dd_session": session.token})
+        clients.append(client)
+        return client
+
+    yield sign_in
+    for client in clients:
+        client.close()
 
 
 def test_create_in_minor_units_is_idempotent_by_key(api, emulator):
@@ -76,18 +107,55 @@ def test_permissions_and_errors_map_to_http(api, emulator):
     assert api["viewer"].get("/refunds/nope").status_code == 404
 
 
-def test_approval_flow_over_http(api, emulator):
+def test_approval_flow_over_http(api, person, emulator):
     charge = pay(emulator.stripe_client(), 50000)
     asked = api["approver"].post("/refunds", json={"target": charge, "amount_text": "250"}).json()
     rid = asked["request"]["id"]
     assert asked["request"]["status"] == "awaiting_approval"
-    assert api["agent"].post(f"/refunds/{rid}/approve").status_code == 403
-    own = api["approver"].post(f"/refunds/{rid}/approve", json={"note": "mine"})
-    assert own.status_code == 403 and own.json()["detail"]["code"] == "self_approval"
-    done = api["approver2"].post(f"/refunds/{rid}/approve", json={"note": "ok"})
+    denied = api["agent"].post(f"/refunds/{rid}/approve")
+    assert denied.status_code == 403 and denied.json()["detail"]["code"] == "permission_denied"
+    for action in ("approve", "reject"):
+        by_token = api["approver2"].post(f"/refunds/{rid}/{action}", json={"note": "ok"})
+        assert by_token.status_code == 403, by_token.text
+        assert by_token.json()["detail"]["code"] == "person_required"
+        assert "signed-in person" in by_token.json()["detail"]["message"]
+    assert api["viewer"].get(f"/refunds/{rid}").json()["request"]["status"] == "awaiting_approval"
+    done = person("carol", "approver").post(f"/refunds/{rid}/approve", json={"note": "ok"})
     assert done.status_code == 200 and done.json()["status"] == "succeeded"
-    again = api["approver2"].post(f"/refunds/{rid}/reject")
+    again = person("dave", "approver").post(f"/refunds/{rid}/reject")
     assert again.status_code == 409
+
+
+def test_a_requester_cannot_approve_their_own_refund_with_an_approver_token(
+        api, person, desk, server, emulator):
+    charge = pay(emulator.stripe_client(), 50000)
+    alice = person("alice", "approver")
+    asked = alice.post("/refunds", json={"target": charge, "amount_text": "250"})
+    assert asked.status_code == 201, asked.text
+    rid = asked.json()["request"]["id"]
+    assert asked.json()["request"]["status"] == "awaiting_approval"
+    own = alice.post(f"/refunds/{rid}/approve")
+    assert own.status_code == 403 and own.json()["detail"]["code"] == "self_approval"
+    # An admin gave alice an approver token for her scripts: it is not a second person.
+    _info, secret = accounts.create_token(desk, name="alice-scripts", role="approver",
+                                          actor="admin")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=server, timeout=30, headers=bearer) as token:
+        listed = token.get("/api/v1/refunds", params={"status": "awaiting_approval"})
+        assert listed.status_code == 200 and rid in [r["id"] for r in listed.json()["data"]]
+        for action in ("approve", "reject"):
+            refused = token.post(f"/api/v1/refunds/{rid}/{action}", json={"note": "me again"})
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["detail"]["code"] == "person_required"
+            # nor through the dashboard's form route, which also accepts a bearer token
+            form = token.post(f"/refunds/{rid}/{action}", data={"note": "me again"},
+                              headers={"accept": "application/json"})
+            assert form.status_code == 403 and form.json()["detail"]["code"] == "person_required"
+    assert api["viewer"].get(f"/refunds/{rid}").json()["request"]["status"] == "awaiting_approval"
+    done = person("bob", "approver").post(f"/refunds/{rid}/approve", json={"note": "checked"})
+    assert done.status_code == 200 and done.json()["status"] == "succeeded"
+    shown = api["viewer"].get(f"/refunds/{rid}").json()
+    assert [a["actor"] for a in shown["audit"] if a["action"] == "refund.approved"] == ["bob"]
 
 
 def test_cancel_a_request_awaiting_approval(api, emulator):

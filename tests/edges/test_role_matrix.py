@@ -29,6 +29,11 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/login/link/{token}"),
           ("GET", "/api/v1/openapi.json")}
 SIGNED_IN = {("GET", "/account/password"), ("POST", "/account/password"), ("POST", "/logout"),
              ("GET", "/api/v1/me")}
+# Routes only a signed-in person may use: an API token is refused with 403 person_required even
+# when its role has the permission (maker-checker: a token is not the person who holds it).
+PERSON_ONLY = {("POST", "/api/v1/refunds/{request_id}/approve"),
+               ("POST", "/api/v1/refunds/{request_id}/reject")}
+PERSON_ONLY_PAGES = {("POST", "/refunds/{request_id}/approve"), ("POST", "/refunds/{request_id}/reject")}
 
 
 def _permission(route: APIRoute) -> str | None:
@@ -131,7 +136,9 @@ def test_every_route_names_a_permission_or_is_knowingly_open(app):
 def test_every_page_and_endpoint_allows_exactly_the_roles_the_table_says(app, callers):
     wrong = []
     checked = 0
-    for method, path, permission, _route in _routes(app):
+    routes = _routes(app)
+    assert PERSON_ONLY | PERSON_ONLY_PAGES <= {(m, p) for m, p, _perm, _r in routes}
+    for method, path, permission, _route in routes:
         if permission is None:
             continue
         api = path.startswith("/api/")
@@ -146,12 +153,31 @@ def test_every_page_and_endpoint_allows_exactly_the_roles_the_table_says(app, ca
                 ok = status == 401 if api else (status == 303 and response.headers["location"]
                                                 .startswith("/login"))
             elif not allows(caller.role, permission):
-                ok = status == 403
+                ok = status == 403 and (not api or response.json()["detail"]["code"]
+                                        == "permission_denied")
+            elif caller.token and (method, path) in PERSON_ONLY:
+                ok = status == 403 and response.json()["detail"]["code"] == "person_required"
             else:
                 ok = status not in (401, 403) and status != 500
             if not ok:
                 wrong.append(f"{method} {url} as {caller.name} ({permission}): {status}")
     assert checked > 300
+    assert wrong == []
+
+
+def test_person_only_pages_refuse_a_token_too(app, callers):
+    """Pages are for browsers, but a bearer token is accepted there as well: the dashboard's
+    approve and reject forms must not become a way round the API's refusal."""
+    wrong = []
+    for caller in callers:
+        if not caller.token:
+            continue
+        for method, path in sorted(PERSON_ONLY_PAGES):
+            response = caller.call(method, _concrete(path), api=True)
+            code = response.json()["detail"]["code"] if response.status_code == 403 else None
+            expected = "person_required" if allows(caller.role, "refunds.approve") else "permission_denied"
+            if code != expected:
+                wrong.append(f"{method} {path} as {caller.name}: {response.status_code} {code}")
     assert wrong == []
 
 

@@ -32,7 +32,7 @@ from disputedesk.services import accounts
 from disputedesk.web.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 
 __all__ = ["ERROR_RESPONSES", "ERROR_STATUS", "Actor", "ErrorBody", "csrf_token_for", "current_actor", "http_error", "require",
-           "require_csrf", "require_signed_in"]
+           "require_csrf", "require_person", "require_signed_in"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -194,6 +194,20 @@ async def require_signed_in(request: Request,
                             _session: SessionCookie = None) -> Actor:
     """Any authenticated caller, whatever the role (e.g. ``/api/v1/me``)."""
     return await _resolve(request, None, False)
+
+
+def require_person(actor: Actor, action: str, command: str) -> None:
+    """Refuse (403 ``person_required``) an action only a signed-in person may take.
+
+    An API token is its own identity, apart from any person, so a maker-checker rule that
+    compares names could be side-stepped by a person holding a token: approving or rejecting a
+    refund request is therefore never done through a token (the dashboard and the CLI act as a
+    person).
+    """
+    if actor.via == "token":
+        raise http_error(errors.PermissionDenied(
+            f"{action} need a signed-in person: use the dashboard or `{command}`",
+            code="person_required", hint="API tokens may request and list refunds, not decide them"))
 
 
 async def require_csrf(request: Request) -> None:

@@ -18,7 +18,7 @@ from disputedesk.services import refunds as svc
 from disputedesk.services.refunds import bulk as bulk_svc
 from disputedesk.services.refunds import records
 from disputedesk.services.refunds.core import public
-from disputedesk.web.auth import ERROR_RESPONSES, http_error, require
+from disputedesk.web.auth import ERROR_RESPONSES, http_error, require, require_person
 
 log = logging.getLogger("disputedesk.web.refunds")
 
@@ -181,7 +181,9 @@ def show(request: Request, request_id: str, actor: Reader) -> dict[str, Any]:
 @router.post("/refunds/{request_id}/approve")
 def approve(request: Request, request_id: str, actor: Approver, body: Note | None = None
             ) -> dict[str, Any]:
-    """Approve another user's request; it is re-checked and sent."""
+    """Approve another user's request; it is re-checked and sent. A person only: through an
+    API token, 403 ``person_required``."""
+    require_person(actor, "approvals", "disputedesk refunds approve")
     return public(_call(svc.approve_request, _deps(request), request_id, actor=actor.username,
                         note=body.note if body else None))
 
@@ -189,6 +191,9 @@ def approve(request: Request, request_id: str, actor: Approver, body: Note | Non
 @router.post("/refunds/{request_id}/reject")
 def reject(request: Request, request_id: str, actor: Approver, body: Note | None = None
            ) -> dict[str, Any]:
+    """Reject another user's request. A person only: through an API token, 403
+    ``person_required``."""
+    require_person(actor, "rejections", "disputedesk refunds reject")
     return public(_call(svc.reject_request, _deps(request), request_id, actor=actor.username,
                         note=body.note if body else None))
 

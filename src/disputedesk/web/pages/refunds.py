@@ -18,6 +18,7 @@ from disputedesk.errors import DisputeDeskError, NotFound
 from disputedesk.services import refunds as svc
 from disputedesk.services.refunds import bulk as bulk_svc
 from disputedesk.store.refunds_tables import bulk_jobs
+from disputedesk.web.auth import require_person
 from disputedesk.web.pages.common import PageContext, PageError, error_text, page, redirect, render
 
 log = logging.getLogger("disputedesk.web.pages.refunds")
@@ -220,6 +221,7 @@ def _act(request_id: str, ok: str, fn, *args: Any, back: str | None = None, **kw
 @router.post("/refunds/{request_id}/approve")
 def approve(request_id: str, note: str = Form(""), back: str = Form(""),
             ctx: PageContext = Depends(page("refunds.approve"))) -> Response:
+    require_person(ctx.actor, "approvals", "disputedesk refunds approve")  # a bearer token too
     return _act(request_id, "Approved and sent to Stripe.", svc.approve_request, ctx.deps,
                 request_id, actor=ctx.actor.username, note=note.strip() or None,
                 back="/refunds/approvals" if back == "queue" else None)
@@ -228,6 +230,7 @@ def approve(request_id: str, note: str = Form(""), back: str = Form(""),
 @router.post("/refunds/{request_id}/reject")
 def reject(request_id: str, note: str = Form(""), back: str = Form(""),
            ctx: PageContext = Depends(page("refunds.approve"))) -> Response:
+    require_person(ctx.actor, "rejections", "disputedesk refunds reject")  # a bearer token too
     return _act(request_id, "Rejected: nothing was refunded.", svc.reject_request, ctx.deps,
                 request_id, actor=ctx.actor.username, note=note.strip() or None,
                 back="/refunds/approvals" if back == "queue" else None)
