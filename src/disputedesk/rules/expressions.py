@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import warnings
 from dataclasses import dataclass
 from types import SimpleNamespace
 from decimal import Decimal
@@ -173,7 +174,11 @@ def parse_expression(text: str, *, want: str | None = BOOL) -> Expression:
     flat, lead = _flatten(text)
     positions = _Positions(text, flat, lead)
     try:
-        tree = ast.parse(flat[lead:], mode="eval")
+        # Python's warnings about the text (e.g. "invalid escape sequence") are about the
+        # merchant's rule, not the desk: keep them out of the process's warnings.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            tree = ast.parse(flat[lead:], mode="eval")
     except SyntaxError as exc:
         column = lead + (exc.offset or 1)
         line = text[:column - 1].count("\n") + 1
