@@ -380,3 +380,29 @@ def drop_pg_database(admin_url: str, url: str) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     engine.dispose()
+
+
+# --- the desk pointed at an emulator (integration tests) ----------------------------------------
+
+@contextlib.contextmanager
+def desk_on_emulator(server, database_url: str, data_dir, *, manual_clock: bool = True,
+                     **overrides: Any) -> Iterator[Any]:
+    """``build_deps`` over ``database_url`` with the gateway pointed at a running emulator.
+
+    With ``manual_clock`` the desk's clock starts at the emulator's and moves only when told.
+    """
+    from pydantic import SecretStr
+
+    from disputedesk.config import Settings
+    from disputedesk.wiring import build_deps
+
+    values: dict[str, Any] = {"database_url": database_url, "data_dir": data_dir,
+                              "stripe_api_key": SecretStr("sk_test_desk"),
+                              "stripe_api_base": server.base_url, "stripe_rate_limit": 1000}
+    values.update(overrides)
+    clock = ManualClock(server.emulator.clock.now()) if manual_clock else None
+    deps = build_deps(Settings(**values), clock=clock, migrate=False)
+    try:
+        yield deps
+    finally:
+        deps.close()

@@ -8,10 +8,8 @@ import json
 import pytest
 import sqlalchemy as sa
 import stripe
-from pydantic import SecretStr
 
 from disputedesk import errors
-from disputedesk.config import Settings
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.services import disputes as svc
 from disputedesk.services.disputes.evidence_work import dispute_account
@@ -19,8 +17,7 @@ from disputedesk.services.events import initial_status, process_batch
 from disputedesk.store import audit, inbox
 from disputedesk.store.disputes_tables import submissions
 from disputedesk.stripe_api.gateway import StripeGateway
-from disputedesk.testing import ManualClock
-from disputedesk.wiring import build_deps
+from disputedesk.testing import desk_on_emulator
 
 CONNECTED = "acct_1ConnectedShop00001"
 
@@ -33,13 +30,8 @@ def emulator():
 
 @pytest.fixture
 def desk(emulator, database_url, tmp_path):
-    clock = ManualClock(emulator.emulator.clock.now())
-    settings = Settings(database_url=database_url, data_dir=tmp_path,
-                        stripe_api_key=SecretStr("sk_test_actions"),
-                        stripe_api_base=emulator.base_url, stripe_rate_limit=1000)
-    deps = build_deps(settings, clock=clock, migrate=False)
-    yield deps
-    deps.close()
+    with desk_on_emulator(emulator, database_url, tmp_path) as deps:
+        yield deps
 
 
 def pull(desk, account: str | None = None) -> None:

@@ -23,7 +23,7 @@ from disputedesk.services.disputes.common import PastDue
 from disputedesk.services.events import initial_status, process_batch
 from disputedesk.store import audit, inbox
 from disputedesk.store import mirror as repo
-from disputedesk.testing import ManualClock
+from disputedesk.testing import desk_on_emulator
 from disputedesk.wiring import build_deps
 
 
@@ -35,13 +35,8 @@ def emulator():
 
 @pytest.fixture
 def desk(emulator, database_url, tmp_path):
-    clock = ManualClock(emulator.emulator.clock.now())
-    settings = Settings(database_url=database_url, data_dir=tmp_path,
-                        stripe_api_key=SecretStr("sk_test_disputes"),
-                        stripe_api_base=emulator.base_url, stripe_rate_limit=1000)
-    deps = build_deps(settings, clock=clock, migrate=False)
-    yield deps
-    deps.close()
+    with desk_on_emulator(emulator, database_url, tmp_path) as deps:
+        yield deps
 
 
 def advance(emulator, desk, seconds: float) -> None:
