@@ -1,0 +1,58 @@
+"""`disputedesk status` and `--help` say which desk a command opens."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from disputedesk.cli.main import app
+from disputedesk.services.status import masked_database_url
+
+
+def test_the_default_data_folder_is_the_one_the_tests_set_not_the_real_home(tmp_path, monkeypatch):
+    from disputedesk.config import Settings, default_data_dir
+
+    monkeypatch.delenv("DISPUTEDESK_DATA_DIR")
+    assert Settings().data_dir == default_data_dir()
+    assert default_data_dir().name == "disputedesk"
+    monkeypatch.setenv("DISPUTEDESK_DATA_DIR", str(tmp_path))
+    assert Settings().data_dir == tmp_path
+    assert Settings().effective_database_url == f"sqlite:///{tmp_path / 'disputedesk.db'}"
+
+
+def test_status_names_the_data_folder_database_and_stripe_target(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISPUTEDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DISPUTEDESK_STRIPE_API_KEY", "sk_live_notreallyasecret")
+    result = CliRunner().invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["data_dir"] == str(tmp_path)
+    assert info["database"] == f"sqlite:///{tmp_path / 'disputedesk.db'}"
+    assert info["stripe"]["target"] == "live"
+    assert info["worker"]["ok"] and info["pending"]["disputes_needing_response"] == 0
+    assert "notreallyasecret" not in result.output
+    text = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"}).output
+    assert "data folder" in text and str(tmp_path) in text and "Stripe (live)" in text
+
+
+def test_the_database_password_is_masked():
+    shown = masked_database_url("postgresql+psycopg://desk:hunter2@db.internal:5432/desk")
+    assert "hunter2" not in shown and shown == "postgresql+psycopg://desk:***@db.internal:5432/desk"
+
+
+def test_every_command_that_opens_the_database_says_which_on_help(tmp_path):
+    env = {"DISPUTEDESK_DATA_DIR": str(tmp_path), "COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+
+    def helptext(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "disputedesk.cli.main", *args, "--help"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    for command in (["disputes", "list"], ["refunds", "list"], ["refund"], ["serve"], ["status"],
+                    ["events", "replay"]):
+        assert f"Data: {tmp_path}" in helptext(*command), command
+    assert "Data:" not in helptext("version")
