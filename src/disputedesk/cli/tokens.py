@@ -59,8 +59,8 @@ def list_cmd(
         for row in rows:
             typer.echo(json.dumps(row))
         return
-    table = Table("id", "name", "prefix", "role", "created by", "created (UTC)",
-                  "last used (UTC)", "revoked (UTC)")
+    table = Table("id", "name", "prefix", "role", "created by", "created",
+                  "last used", "revoked")
     for row in rows:
         table.add_row(row["id"], row["name"], row["prefix"] + "…", row["role"], row["created_by"],
                       fmt_time(row["created_at"]), fmt_time(row["last_used_at"]),
