@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from disputedesk.cli._show import when as _time
+from disputedesk.cli._common import ACTOR, actor_name
 from disputedesk.cli._common import open_deps as _deps
 from disputedesk.errors import ValidationError
 
@@ -76,13 +77,14 @@ def replay_cmd(
     event_id: str = typer.Argument(None, help="Replay this one event."),
     type: str = typer.Option(None, "--type", help="Replay every event of this type."),
     failed: bool = typer.Option(False, "--failed", help="Replay every failed event."),
+    actor: str = ACTOR,
 ) -> None:
     """Queue events again: the worker re-applies them (older snapshots are still ignored)."""
     from disputedesk.services.events import replay
 
     deps = _deps()
     try:
-        count = replay(deps.store, deps.clock, actor="cli", event_id=event_id, type=type,
+        count = replay(deps.store, deps.clock, actor=actor_name(actor), event_id=event_id, type=type,
                        failed=failed)
     finally:
         deps.close()

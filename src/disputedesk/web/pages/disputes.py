@@ -113,7 +113,7 @@ def dispute_page(dispute_id: str, ctx: PageContext = Depends(page("disputes.read
                   history=history, evidence=evidence, evidence_error=evidence_error,
                   template=template, decisions=decisions, budget=budget,
                   text_fields=text_fields, file_fields=sorted(limits.FILE_FIELDS),
-                  text_limit=limits.text_limit, mb=limits.mb, product_types=PRODUCT_TYPES,
+                  text_limit=limits.text_limit, size_text=limits.size_text, product_types=PRODUCT_TYPES,
                   open_for_work=open_for_work, time_left=info.get("time_left"))
 
 
@@ -174,8 +174,8 @@ def upload(dispute_id: str, field: str = Form(...), file: UploadFile = File(...)
     data = file.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return redirect(_back(dispute_id, "#files"), kind="error",
-                        flash=f"The file is over {limits.mb(MAX_UPLOAD)}; Stripe takes at most "
-                              f"{limits.mb(limits.FILE_MAX_BYTES)} per file.")
+                        flash=f"The file is over {limits.size_text(MAX_UPLOAD)}; Stripe takes at most "
+                              f"{limits.size_text(limits.FILE_MAX_BYTES)} per file.")
     if not data:
         return redirect(_back(dispute_id, "#files"), flash="Choose a file to upload.",
                         kind="error")
