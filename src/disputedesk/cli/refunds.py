@@ -334,8 +334,11 @@ def bulk_cmd(
     if dry_run:
         for problem in report.problems:
             console.print(f"[red]{escape(str(problem))}[/red]")
+        from disputedesk.domain.bulk import bulk_confirmation
+
         console.print(f"{report.total} row(s) checked, {len(report.problems)} problem(s); "
                       "nothing was refunded")
+        console.print(f"Without --dry-run: {bulk_confirmation(report.planned, len(report.problems))}")
         if report.problems:
             raise typer.Exit(2)
         return

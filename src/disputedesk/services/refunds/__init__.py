@@ -8,7 +8,14 @@ Library functions (each owns its transactions) and ``install(deps)``, which subs
 
 from __future__ import annotations
 
-from disputedesk.services.refunds.bulk import BulkReport, job_status, load_job, run_bulk
+from disputedesk.services.refunds.bulk import RUN_JOB as BULK_RUN_JOB
+from disputedesk.services.refunds.bulk import (
+    BulkReport,
+    job_status,
+    load_job,
+    run_bulk,
+    run_job_slice,
+)
 from disputedesk.services.refunds.charges import (
     fetch_bundle,
     load_bundle,
@@ -78,3 +85,4 @@ def install(deps) -> None:
     deps.jobs.register(HEAL_JOB, _heal_job)
     deps.jobs.every(HEAL_JOB, HEAL_INTERVAL_SECONDS)
     deps.jobs.register(NOTIFY_JOB, follow.notify_failed, max_attempts=5)
+    deps.jobs.register(BULK_RUN_JOB, run_job_slice)  # dashboard bulk jobs, once confirmed

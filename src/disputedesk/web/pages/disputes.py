@@ -20,6 +20,7 @@ from disputedesk.services.disputes.evidence_work import customer_history
 from disputedesk.store import mirror as repo
 from disputedesk.store.disputes_tables import OPEN_STATUS_LIST
 from disputedesk.web.pages.common import (
+    FormState,
     PageContext,
     PageError,
     error_text,
@@ -224,13 +225,31 @@ def submit(dispute_id: str, expected_digest: str = Form(""),
                expected_digest=expected_digest)
 
 
+ACCEPT_FORM = "accept"
+
+
 @router.post("/disputes/{dispute_id}/accept")
 def accept(dispute_id: str, confirm: str = Form(""), confirm_id: str = Form(""),
            note: str = Form(""), ctx: PageContext = Depends(page("disputes.accept"))) -> Response:
-    if confirm != "yes" or confirm_id.strip() != dispute_id:
-        return redirect(_back(dispute_id, "#accept"), kind="error",
-                        flash="To accept, tick the box and type the dispute id: accepting "
-                              "concedes the dispute and cannot be undone.")
-    return _do(dispute_id, "#answer", "Dispute accepted: it is closed as lost.", svc.accept,
-               ctx.deps, dispute_id, actor=ctx.actor.username, confirm=True,
-               note=note.strip() or None)
+    errors = {}
+    if confirm != "yes":
+        errors["confirm"] = "Tick the box: accepting concedes the dispute and cannot be undone."
+    if confirm_id.strip() != dispute_id:
+        errors["confirm_id"] = (f"Type the dispute id, {dispute_id}, to confirm"
+                                + (f" (you typed {confirm_id.strip()[:40]})."
+                                   if confirm_id.strip() else "."))
+    if not errors:
+        try:
+            svc.accept(ctx.deps, dispute_id, actor=ctx.actor.username, confirm=True,
+                       note=note.strip() or None)
+        except DisputeDeskError as exc:
+            field = "note" if getattr(exc, "param", None) == "note" else "confirm"
+            errors[field] = error_text(exc)
+        else:
+            return redirect(_back(dispute_id, "#answer"),
+                            flash="Dispute accepted: it is closed as lost.")
+    # Back to the form, each message next to its field, the note and the id as typed; no
+    # #fragment: the summary at the top links to the fields and app.js focuses the first one.
+    return redirect(_back(dispute_id), form=FormState(
+        ACCEPT_FORM, errors, {"note": note, "confirm_id": confirm_id,
+                              "confirm": "yes" if confirm == "yes" else ""}))
