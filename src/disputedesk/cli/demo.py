@@ -21,19 +21,38 @@ def _database_files(data_dir: Path) -> list[Path]:
     return sorted(data_dir.glob("disputedesk.db*"))
 
 
+def _holds_nothing(data_dir: Path) -> bool:
+    """No database, or one with no charge, user or refund request (e.g. made by `status`)."""
+    import sqlite3
+
+    path = data_dir / "disputedesk.db"
+    if not path.exists():
+        return True
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return not any(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                           for table in ("charges", "users", "refund_requests"))
+    except sqlite3.Error:
+        return False  # unreadable: not ours to replace
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
-        host: str = typer.Option("127.0.0.1", help="Address the desk listens on."),
-        port: int = typer.Option(8000, help="Port the desk listens on."),
+        host: str = typer.Option(None, help="Address the desk listens on [DISPUTEDESK_HOST, "
+                                            "default 127.0.0.1]."),
+        port: int = typer.Option(None, help="Port the desk listens on [DISPUTEDESK_PORT, "
+                                            "default 8000]."),
         data_dir: Path = typer.Option(None, "--data-dir",
                                       help="Data folder [DISPUTEDESK_DATA_DIR; default: the "
                                            "desk's data folder, see `disputedesk status`]."),
         fresh: bool = typer.Option(False, "--fresh",
                                    help="Forget the demo's data and seed it again."),
         seed: int = typer.Option(42, help="Seed of the emulator's data set (same seed, same data)."),
-        customers: int = typer.Option(300, min=1, help="Customers in the seeded year."),
-        charges: int = typer.Option(3000, min=1, help="Charges in the seeded year."),
+        customers: int = typer.Option(300, min=1, envvar="DISPUTEDESK_DEMO_CUSTOMERS",
+                                      help="Customers in the seeded year."),
+        charges: int = typer.Option(3000, min=1, envvar="DISPUTEDESK_DEMO_CHARGES",
+                                    help="Charges in the seeded year."),
     ) -> None:
         """Start the desk with SQLite and the built-in Stripe emulator seeded with a year of data.
 
@@ -55,17 +74,18 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("the demo runs on SQLite in the data folder, but "
                               "DISPUTEDESK_DATABASE_URL is set",
                               hint="unset it for the demo, or use `disputedesk serve --emulator`")
+        host, port = settings.host, settings.port
         folder = settings.data_dir
         folder.mkdir(parents=True, exist_ok=True)
         state_file = folder / embedded.STATE_FILE
         if embedded.running_demo(settings) is not None:
             raise ConfigError(f"a demo already runs on the data folder {folder}",
                               hint="stop it first, or give another --data-dir")
-        if _database_files(folder) and not state_file.exists() and not fresh:
+        if not state_file.exists() and not fresh and not _holds_nothing(folder):
             raise ConfigError(f"the data folder {folder} holds a desk that is not a demo's",
                               hint="give the demo another --data-dir, or --fresh to replace "
                                    "that desk with the demo")
-        if fresh or not _database_files(folder):
+        if fresh or not state_file.exists():
             # The database mirrors the emulator: they start over together.
             for leftover in [*_database_files(folder), state_file]:
                 leftover.unlink(missing_ok=True)
