@@ -56,3 +56,46 @@ def test_every_command_that_opens_the_database_says_which_on_help(tmp_path):
                     ["events", "replay"]):
         assert f"Data: {tmp_path}" in helptext(*command), command
     assert "Data:" not in helptext("version")
+
+
+def test_a_test_message_per_channel_and_the_last_delivery_in_status(tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("DISPUTEDESK_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("DISPUTEDESK_NOTIFY_SLACK_WEBHOOK_URL",
+                           f"http://127.0.0.1:{server.server_port}/hook")
+        monkeypatch.setenv("DISPUTEDESK_ACTOR", "dana")
+        sent = CliRunner().invoke(app, ["notify", "test"])
+        assert sent.exit_code == 0, sent.output
+        assert "log: delivered" in sent.output and "slack: delivered" in sent.output
+        assert b"disputedesk test message" in received[0]
+        info = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)
+        last = info["notifications"]["last_test_send"]
+        assert last["slack"]["ok"] and last["slack"]["by"] == "dana"
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The chat endpoint gone: the test says so, exits 1, and status shows the failure.
+    failed = CliRunner().invoke(app, ["notify", "test", "--channel", "slack"])
+    assert failed.exit_code == 1 and "slack: failed" in failed.output
+    assert f":{server.server_port}/hook" not in failed.output  # the address is a secret
+    info = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)
+    assert not info["notifications"]["last_test_send"]["slack"]["ok"]
+    assert info["notifications"]["last_test_send"]["log"]["ok"]  # from the first test
+    unknown = CliRunner().invoke(app, ["notify", "test", "--channel", "pager"])
+    assert "no channel 'pager' is configured" in str(unknown.exception)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from disputedesk.cli._common import JSON
+from disputedesk.cli._common import ACTOR, JSON, actor_name
 
 
 def _ago(seconds: float) -> str:
@@ -19,6 +19,8 @@ def _ago(seconds: float) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    register_notify(app)
+
     @app.command("status")
     def status(as_json: bool = JSON) -> None:
         """The desk's data folder, database, Stripe target, worker and webhook health, and the
@@ -69,8 +71,45 @@ def register(app: typer.Typer) -> None:
                       + (f", soonest due {format_time(pending['soonest_due_by'])}"
                          if pending["soonest_due_by"] else ""))
         notes = info["notifications"]
-        table.add_row("notifications", f"channels: {', '.join(notes['channels'])}; last reminder "
-                      f"sent {format_time(notes['last_reminder_sent_at']) or 'never'}"
+        table.add_row("reminders", f"last sent {format_time(notes['last_reminder_sent_at']) or 'never'}"
                       + (f"; [red]{notes['reminders_failing']} failing[/red]"
                          if notes["reminders_failing"] else ""))
-        Console().print(table)
+        for name in notes["channels"]:
+            last = notes["last_test_send"].get(name)
+            shown = ("no test sent yet (disputedesk notify test)" if last is None else
+                     f"last test {format_time(last['at'])} by {escape(last['by'])}: "
+                     + ("[green]delivered[/green]" if last["ok"] else
+                        f"[red]failed[/red] ({escape(last['error'] or '')})"))
+            table.add_row(f"channel {name}", shown)
+        if notes["channels"] == ["log"]:
+            table.add_row("", "only the log: no chat or e-mail channel is configured "
+                              "(DISPUTEDESK_NOTIFY_SLACK_WEBHOOK_URL, DISPUTEDESK_SMTP_HOST)")
+        console = Console()
+        console.width = max(console.width, 120)
+        console.print(table)
+
+
+notify_app = typer.Typer(help="Notification channels: send a test message.", no_args_is_help=True)
+
+
+@notify_app.command("test")
+def notify_test(channel: str = typer.Option(None, "--channel",
+                                            help="Only this channel: log, slack or email."),
+                actor: str = ACTOR) -> None:
+    """Send a test message to each configured channel and say which delivered it."""
+    from disputedesk.cli._common import open_deps
+    from disputedesk.services.channels import test_send
+
+    deps = open_deps()
+    try:
+        outcome = test_send(deps, actor=actor_name(actor), channel=channel)
+    finally:
+        deps.close()
+    for name, error in outcome.items():
+        typer.echo(f"{name}: " + ("delivered" if error is None else f"failed: {error}"))
+    if any(error is not None for error in outcome.values()):
+        raise typer.Exit(1)
+
+
+def register_notify(app: typer.Typer) -> None:
+    app.add_typer(notify_app, name="notify")

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from disputedesk.domain.disputes import NEEDS_RESPONSE_STATUSES
+from disputedesk.services.channels import last_deliveries
 from disputedesk.store import inbox
 from disputedesk.store import jobs as job_queue
 from disputedesk.store.disputes_tables import reminders
@@ -71,6 +72,8 @@ def desk_status(deps, *, demo: dict | None = None) -> dict[str, Any]:
         last_reminder = conn.execute(
             sa.select(sa.func.max(reminders.c.sent_at)).where(reminders.c.status == "sent")
         ).scalar()
+        channels = notification_channels(settings)
+        deliveries = last_deliveries(conn, channels)
         failed_reminders = conn.execute(
             sa.select(sa.func.count()).select_from(reminders)
             .where(reminders.c.status.in_(("failed", "retry")))).scalar_one()
@@ -90,7 +93,7 @@ def desk_status(deps, *, demo: dict | None = None) -> dict[str, Any]:
         "pending": {"refunds": requests, "bulk_jobs": bulk,
                     "disputes_needing_response": open_disputes[0],
                     "soonest_due_by": open_disputes[1]},
-        "notifications": {"channels": notification_channels(settings),
+        "notifications": {"channels": channels, "last_test_send": deliveries,
                           "last_reminder_sent_at": last_reminder,
                           "reminders_failing": failed_reminders},
     }
