@@ -63,7 +63,11 @@ class Settings(BaseSettings):
     )
     webhook_tolerance: int = Field(300, ge=1, description="Seconds a webhook timestamp may be off.")
     webhook_max_body_bytes: int = Field(
-        1_000_000, description="Largest webhook body accepted; larger answers 413."
+        1_000_000, ge=1024, description="Largest webhook body accepted; larger answers 413."
+    )
+    webhook_refetch: bool = Field(
+        False, description="Re-fetch each webhook's object from Stripe and apply that snapshot "
+        "instead of the one in the event (trust nothing but Stripe's API; one API call per event)."
     )
 
     # --- worker ---
@@ -83,6 +87,21 @@ class Settings(BaseSettings):
     display_timezone: str = Field("UTC", description="Default time zone for showing times.")
     metrics_token: SecretStr | None = Field(
         None, description="When set, /metrics answers only requests with this bearer token."
+    )
+    public_url: str | None = Field(
+        None, description="Address people reach the desk at, e.g. https://desk.example.com "
+        "(sign-in links; https turns on HSTS; serve warns when it is plain http)."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body for the JSON API and dashboard "
+        "forms (sign-in included); larger answers 413 before anything reads it."
+    )
+    max_upload_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest evidence file or bulk refund file upload "
+        "(Stripe takes 5 MB per evidence file; the margin lets the desk shrink a larger one)."
+    )
+    max_import_bytes: int = Field(
+        50_000_000, ge=1024, description="Largest order file upload (POST /api/v1/disputes/orders/import)."
     )
 
     # --- refunds ---

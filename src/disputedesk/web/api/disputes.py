@@ -14,6 +14,7 @@ from disputedesk.errors import DisputeDeskError, ValidationError
 from disputedesk.services import disputes as svc
 from disputedesk.services.disputes.common import parse_duration
 from disputedesk.web.auth import ERROR_RESPONSES, http_error, require
+from disputedesk.web.body_limits import size_text
 
 router = APIRouter(tags=["disputes"], responses=ERROR_RESPONSES)
 
@@ -24,7 +25,6 @@ Accepter = Annotated[Actor, Depends(require("disputes.accept"))]
 # Templates render into every dispute's evidence (and automation's): changing them is a setting.
 TemplateAdmin = Annotated[Actor, Depends(require("settings.manage"))]
 ProductType = Literal["physical_goods", "digital_goods", "services"]
-MAX_UPLOAD = 50_000_000
 
 
 def _deps(request: Request):
@@ -36,6 +36,16 @@ def _call(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except DisputeDeskError as exc:
         raise http_error(exc) from None
+
+
+def _read_capped(file: UploadFile, limit: int, what: str) -> bytes:
+    """The upload's bytes; the body cap (web/body_limits.py) already bounds them, this names
+    the file when the file alone is the problem."""
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise http_error(ValidationError(f"the {what} is larger than {size_text(limit)}",
+                                         param="file", hint="upload a smaller file"))
+    return data
 
 
 class EvidenceUpdate(BaseModel):
@@ -93,9 +103,7 @@ def import_orders(request: Request, actor: Writer, file: UploadFile = File(...),
                   format: Literal["csv", "json", "jsonl"] | None = Form(None),
                   partial: bool = Form(False)) -> dict[str, Any]:
     """Import the merchant's orders (CSV/JSON/JSON lines) for evidence; reports matches."""
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise http_error(ValidationError("the order file is over 50 MB", param="file"))
+    data = _read_capped(file, _deps(request).settings.max_import_bytes, "order file")
     return _call(svc.import_orders, _deps(request), data, actor=actor.username, format=format,
                  partial=partial, filename=file.filename).to_dict()
 
@@ -167,10 +175,7 @@ def upload_file(request: Request, actor: Writer, dispute_id: str,
                 field: str = Form(..., description="Evidence file field, e.g. receipt."),
                 file: UploadFile = File(...), note: str | None = Form(None)) -> dict[str, Any]:
     """Attach a PDF, PNG or JPEG to a file field (several per field are merged at build)."""
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise http_error(ValidationError("the file is over 50 MB", param="file",
-                                         hint="upload files under 50 MB"))
+    data = _read_capped(file, _deps(request).settings.max_upload_bytes, "file")
     return _call(svc.attach, _deps(request), dispute_id, field, file.filename or "upload", data,
                  actor=actor.username, note=note)
 
