@@ -175,7 +175,7 @@ def _parse_id(value: str | int, prefix: str, what: str) -> int:
     text = str(value)
     if text.startswith(prefix + "_"):
         text = text[len(prefix) + 1:]
-    if not text.isdigit():
+    if not text.isdigit() or len(text) > 18:  # ids are 64-bit: longer is no id of ours
         raise NotFound(f"no such {what}: '{value}'", object_id=str(value))
     return int(text)
 

@@ -13,6 +13,7 @@ from disputedesk.domain.permissions import Actor
 from disputedesk.errors import DisputeDeskError, ValidationError
 from disputedesk.services import disputes as svc
 from disputedesk.services.disputes.common import parse_duration
+from disputedesk.web import params
 from disputedesk.web.auth import ERROR_RESPONSES, http_error, require
 from disputedesk.web.body_limits import size_text
 
@@ -81,7 +82,7 @@ def inbox(request: Request, actor: Reader,
           reason: Annotated[list[str] | None, Query()] = None,
           brand: str | None = None, currency: str | None = None,
           due_within: str | None = Query(None, description="Seconds, or 3d / 48h / 90m."),
-          limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+          limit: int = Query(50, ge=1, le=1000), offset: int = params.offset()) -> dict[str, Any]:
     """Open disputes, soonest ``due_by`` first, with the amount at risk per currency."""
     deps = _deps(request)
     flt = svc.InboxFilter(status=tuple(status or ()), kind=kind, reason=tuple(reason or ()),
@@ -181,7 +182,7 @@ def upload_file(request: Request, actor: Writer, dispute_id: str,
 
 
 @router.delete("/disputes/{dispute_id}/files/{file_id}", status_code=204)
-def delete_file(request: Request, actor: Writer, dispute_id: str, file_id: int) -> None:
+def delete_file(request: Request, actor: Writer, dispute_id: str, file_id: params.RowId) -> None:
     _call(svc.detach, _deps(request), dispute_id, file_id, actor=actor.username)
 
 

@@ -16,6 +16,7 @@ from disputedesk.services import events as events_svc
 from disputedesk.services.automation.backtests import last_backtest, run_and_record
 from disputedesk.store import inbox
 from disputedesk.store.tables import audit_log
+from disputedesk.web import params
 from disputedesk.web.pages.common import PageContext, PageError, error_text, page, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -96,7 +97,7 @@ def run_backtest(since: str = Form("180d"),
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(ctx: PageContext = Depends(page("audit.read")), actor: str | None = None,
                action: str | None = None, object_id: str | None = None,
-               before: int | None = None) -> Response:
+               before: int | None = params.keyset()) -> Response:
     c = audit_log.c
     stmt = sa.select(audit_log)
     filters: dict[str, Any] = {"actor": (actor or "").strip()[:255],
