@@ -2,7 +2,9 @@
 
 Status: ``received`` (waiting for the worker, possibly after a failed attempt), ``processed``
 (applied to the mirror in the same transaction as this mark), ``ignored`` (a type the desk does not
-handle; stored for the record), ``failed`` (parked after its last attempt; ``last_error`` says why).
+handle; stored for the record), ``failed`` (parked after its last attempt; ``last_error`` says why),
+``unparseable`` (a correctly signed body that is not a readable event, kept raw with the reason;
+never claimed, never replayed).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from disputedesk.store.tables import events
 
-STATUSES = ("received", "processed", "ignored", "failed")
+STATUSES = ("received", "processed", "ignored", "failed", "unparseable")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def requeue(conn: Connection, now: float, *, event_id: str | None = None,
         stmt = stmt.where(events.c.type == type)
     if failed:
         stmt = stmt.where(events.c.status == "failed")
+    stmt = stmt.where(events.c.status != "unparseable")  # nothing in it can be applied
     result = conn.execute(stmt.values(status="received", attempts=0, next_attempt_at=now,
                                       processed_at=None))
     return result.rowcount

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, Response
 
-from disputedesk.errors import DisputeDeskError, NotFound
+from disputedesk.errors import DisputeDeskError, NotFound, PayloadError
 from disputedesk.services import automation
 from disputedesk.services import events as events_svc
 from disputedesk.services.automation.backtests import last_backtest, run_and_record
@@ -48,12 +48,10 @@ def event_page(event_id: str, ctx: PageContext = Depends(page("events.read"))) -
         row = events_svc.show_event(ctx.deps.store, event_id)
     except NotFound:
         raise PageError(404, f"No stored event has the id '{event_id}'.") from None
-    import json
-
     try:
-        payload = json.loads(row["payload"])
-    except ValueError:
-        payload = row["payload"]
+        payload = events_svc.load_payload(row["payload"])
+    except PayloadError:
+        payload = row["payload"]  # unparseable: shown as the text that came
     return render(ctx, "event.html", "events", event=row, payload=payload)
 
 
