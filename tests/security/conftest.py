@@ -139,3 +139,33 @@ def desk(backend_url, tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("serve"), backend_url)
     yield server
     server.stop()
+
+
+def poll(check, timeout: float = 30):
+    """``check()`` until it returns something true, or its last answer after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    return check()
+
+
+def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
+    """Sign in through the real form (its CSRF cookie and field), as a browser does."""
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf})
+
+
+@pytest.fixture(scope="module")
+def admin_api(desk):
+    """An httpx client of the server's REST API holding an admin API token."""
+    from disputedesk.services import accounts
+
+    token = accounts.token_for_role(desk.deps(), "admin")
+    with httpx.Client(base_url=desk.url, timeout=60,
+                      headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client

@@ -14,7 +14,7 @@ import pytest
 
 from disputedesk.services import accounts
 
-from conftest import PASSWORD
+from conftest import PASSWORD, sign_in
 
 MB = 1 << 20
 MEMORY_BUDGET_KB = 30 * 1024
@@ -103,8 +103,5 @@ def test_a_signed_in_user_with_the_role_can_still_sign_in_and_post_small_forms(d
     deps = desk.deps()
     accounts.create_user(deps, username="bodyuser", role="agent", password=PASSWORD)
     with httpx.Client(base_url=desk.url, follow_redirects=False) as client:
-        page = client.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
-        response = client.post("/login", data={"username": "bodyuser", "password": PASSWORD,
-                                               "csrf_token": csrf})
+        response = sign_in(client, "bodyuser")
         assert response.status_code == 303 and "dd_session" in response.cookies

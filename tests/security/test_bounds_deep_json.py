@@ -8,7 +8,6 @@ import json
 import time
 
 import httpx
-import pytest
 
 from disputedesk.services import accounts
 from disputedesk.testing import (
@@ -18,6 +17,8 @@ from disputedesk.testing import (
     sign_payload,
     signed_delivery,
 )
+
+from conftest import PASSWORD, poll, sign_in
 
 DEPTH = 10_000
 
@@ -30,31 +31,13 @@ def _deep_event_body() -> bytes:
     return (before + '{"a": ' * DEPTH + "1" + "}" * DEPTH + after).encode()
 
 
-@pytest.fixture(scope="module")
-def api(desk):
-    token = accounts.token_for_role(desk.deps(), "admin")
-    with httpx.Client(base_url=desk.url, timeout=30,
-                      headers={"Authorization": f"Bearer {token}"}) as client:
-        yield client
-
-
 def _post_signed(desk, body: bytes) -> httpx.Response:
     headers = {"Stripe-Signature": sign_payload(body, TEST_WEBHOOK_SECRET, timestamp=int(time.time())),
                "Content-Type": "application/json"}
     return httpx.post(desk.url + "/webhooks/stripe", content=body, headers=headers, timeout=30)
 
 
-def _poll(check, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    return check()
-
-
-def test_ten_thousand_levels_of_json_in_a_signed_webhook_are_refused_and_kept(desk, api):
+def test_ten_thousand_levels_of_json_in_a_signed_webhook_are_refused_and_kept(desk, admin_api):
     body = _deep_event_body()
     response = _post_signed(desk, body)
     assert response.status_code == 400
@@ -62,21 +45,21 @@ def test_ten_thousand_levels_of_json_in_a_signed_webhook_are_refused_and_kept(de
     assert error["code"] == "payload_invalid" and "nests too deeply" in error["message"]
     stored_id = error["message"].split("stored as ")[1].split()[0]
 
-    listed = api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"]
+    listed = admin_api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"]
     assert [e["id"] for e in listed] == [stored_id]
     assert "nests too deeply" in listed[0]["last_error"]
-    shown = api.get(f"/api/v1/events/{stored_id}").json()
+    shown = admin_api.get(f"/api/v1/events/{stored_id}").json()
     assert shown["payload"].encode() == body  # the raw body, byte for byte
 
     again = _post_signed(desk, body)  # Stripe's redelivery: stored once
     assert again.status_code == 400
-    assert len(api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"]) == 1
+    assert len(admin_api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"]) == 1
 
-    replay = api.post("/api/v1/events/replay", json={"event_id": stored_id})
+    replay = admin_api.post("/api/v1/events/replay", json={"event_id": stored_id})
     assert replay.status_code == 400 and "could not be read" in replay.text
 
 
-def test_the_worker_goes_on_applying_events_after_a_deep_one(desk, api):
+def test_the_worker_goes_on_applying_events_after_a_deep_one(desk, admin_api):
     _post_signed(desk, _deep_event_body())
     event = make_event("charge.dispute.created", make_dispute(charge="ch_after_deep"),
                        created=int(time.time()))
@@ -84,37 +67,31 @@ def test_the_worker_goes_on_applying_events_after_a_deep_one(desk, api):
     assert httpx.post(desk.url + "/webhooks/stripe", content=body, headers=headers).status_code == 200
 
     def applied():
-        row = api.get(f"/api/v1/events/{event['id']}").json()
+        row = admin_api.get(f"/api/v1/events/{event['id']}").json()
         return row if row["status"] == "processed" else None
 
-    assert _poll(applied), api.get(f"/api/v1/events/{event['id']}").json()
+    assert poll(applied), admin_api.get(f"/api/v1/events/{event['id']}").json()
     assert desk.proc.poll() is None
     assert httpx.get(desk.url + "/readyz").status_code == 200
 
 
-def test_the_dashboard_shows_an_unparseable_event_without_an_error(desk, api):
+def test_the_dashboard_shows_an_unparseable_event_without_an_error(desk, admin_api):
     _post_signed(desk, _deep_event_body())
-    stored_id = api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"][0]["id"]
+    stored_id = admin_api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"][0]["id"]
     accounts.create_user(desk.deps(), username="deepviewer", role="viewer",
-                         password="correct horse battery staple")
+                         password=PASSWORD)
     with httpx.Client(base_url=desk.url, follow_redirects=False) as browser:
-        import re
-
-        page = browser.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
-        browser.post("/login", data={"username": "deepviewer",
-                                     "password": "correct horse battery staple",
-                                     "csrf_token": csrf})
+        sign_in(browser, "deepviewer")
         listing = browser.get("/events?status=unparseable")
         assert listing.status_code == 200 and stored_id in listing.text
         detail = browser.get(f"/events/{stored_id}")
         assert detail.status_code == 200 and "nests too deeply" in detail.text
 
 
-def test_a_signed_body_that_is_not_json_is_kept_as_unparseable_too(desk, api):
+def test_a_signed_body_that_is_not_json_is_kept_as_unparseable_too(desk, admin_api):
     body = b'{"id": "evt_broken", "object": "event", "type": "charge.dispute.created",'
     response = _post_signed(desk, body)
     assert response.status_code == 400 and "not JSON" in response.json()["error"]["message"]
-    stored = api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"]
-    assert any(api.get(f"/api/v1/events/{e['id']}").json()["payload"].encode() == body
+    stored = admin_api.get("/api/v1/events", params={"status": "unparseable"}).json()["data"]
+    assert any(admin_api.get(f"/api/v1/events/{e['id']}").json()["payload"].encode() == body
                for e in stored)

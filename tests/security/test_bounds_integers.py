@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from disputedesk.services import accounts
 
-from conftest import PASSWORD
+from conftest import PASSWORD, sign_in
 
 FORTY_DIGITS = st.one_of(st.integers(10**39, 10**40 - 1), st.integers(-(10**40 - 1), -(10**39)))
 EXAMPLES = 3  # per field: bounded so the suite stays fast
@@ -114,16 +114,8 @@ def _request(doc: dict, method: str, path: str, where: str, field: str, value, n
     return method.upper(), url, kwargs
 
 
-@pytest.fixture(scope="module")
-def admin_client(desk):
-    token = accounts.token_for_role(desk.deps(), "admin")
-    with httpx.Client(base_url=desk.url, timeout=60,
-                      headers={"Authorization": f"Bearer {token}"}) as client:
-        yield client
-
-
-def test_forty_digit_integers_in_every_api_parameter_never_give_a_server_error(desk, admin_client):
-    doc = admin_client.get("/api/v1/openapi.json").json()
+def test_forty_digit_integers_in_every_api_parameter_never_give_a_server_error(desk, admin_api):
+    doc = admin_api.get("/api/v1/openapi.json").json()
     targets = _targets(doc)
     assert len(targets) > 60 and sum(t[4] for t in targets) >= 8  # the document was read
     failures: list[str] = []
@@ -134,7 +126,7 @@ def test_forty_digit_integers_in_every_api_parameter_never_give_a_server_error(d
                   suppress_health_check=list(HealthCheck))
         def attack(value) -> None:
             verb, url, kwargs = _request(doc, method, path, where, field, value, numeric)
-            response = admin_client.request(verb, url, **kwargs)
+            response = admin_api.request(verb, url, **kwargs)
             assert response.status_code < 500, f"{response.status_code}: {response.text[:200]}"
             if numeric and response.status_code in (400, 422):
                 assert field in response.text, f"the refusal does not name '{field}': {response.text[:200]}"
@@ -152,10 +144,7 @@ def signed_in(desk):
     accounts.create_user(desk.deps(), username="intpages", role="admin", password=PASSWORD)
     with httpx.Client(base_url=desk.url, timeout=60, follow_redirects=False,
                       headers={"Accept": "text/html"}) as client:
-        page = client.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
-        assert client.post("/login", data={"username": "intpages", "password": PASSWORD,
-                                           "csrf_token": csrf}).status_code == 303
+        assert sign_in(client, "intpages").status_code == 303
         inbox = client.get("/disputes")
         client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text)[1]
         yield client
