@@ -169,3 +169,22 @@ def admin_api(desk):
     with httpx.Client(base_url=desk.url, timeout=60,
                       headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
+
+
+def emulator_dispute(server: DeskServer, api: httpx.Client, amount: int = 4200) -> dict:
+    """A dispute made in the server's own emulator (a card that always disputes), once the desk
+    has mirrored it from the emulator's webhooks: the inbox row of it."""
+    from disputedesk.emulator.testing import stripe_client
+
+    emulator_url = re.search(r"Stripe emulator at (http://127\.0\.0\.1:\d+)", server.output())[1]
+    intent = stripe_client(emulator_url).v1.payment_intents.create(params={
+        "amount": amount, "currency": "usd", "payment_method": "pm_card_createDispute",
+        "confirm": True})
+
+    def mirrored():
+        rows = api.get("/api/v1/disputes").json()["data"]
+        return next((d for d in rows if d.get("charge") == intent.latest_charge), None)
+
+    found = poll(mirrored)
+    assert found, "the emulator's dispute never reached the desk"
+    return found

@@ -5,7 +5,6 @@ refused over HTTP with a message naming what is too large, and nothing is attach
 from __future__ import annotations
 
 import io
-import re
 import struct
 import zlib
 
@@ -13,9 +12,7 @@ import pytest
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
 
-from disputedesk.emulator.testing import stripe_client
-
-from conftest import poll
+from conftest import emulator_dispute
 
 
 def many_page_pdf(pages_log10: int = 5, *, declared: int | None = None) -> bytes:
@@ -49,18 +46,7 @@ def png_header(width: int, height: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def dispute_id(desk, admin_api):
-    emulator_url = re.search(r"Stripe emulator at (http://127\.0\.0\.1:\d+)", desk.output())[1]
-    intent = stripe_client(emulator_url).v1.payment_intents.create(params={
-        "amount": 5000, "currency": "usd", "payment_method": "pm_card_createDispute",
-        "confirm": True})
-
-    def mirrored():
-        rows = admin_api.get("/api/v1/disputes").json()["data"]
-        return next((d["id"] for d in rows if d.get("charge") == intent.latest_charge), None)
-
-    found = poll(mirrored)
-    assert found, "the emulator's dispute never reached the desk"
-    return found
+    return emulator_dispute(desk, admin_api, amount=5000)["id"]
 
 
 def _upload(admin_api, dispute_id: str, name: str, data: bytes, mime: str):

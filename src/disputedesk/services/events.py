@@ -217,10 +217,32 @@ def _parse(claimed: inbox.ClaimedEvent) -> dict:
     return event
 
 
+# fetch(object_type, object_id, account) -> the object as Stripe's API returns it now.
+Fetch = Callable[[str, str, "str | None"], dict]
+
+
+def _trusted(event: dict, fetch: Fetch) -> dict:
+    """The event with ``data.object`` replaced by the object fetched from Stripe (refetch mode).
+
+    The fetch happened after the event was created, so the snapshot is at least as new as the
+    event; it keeps the event's ``created`` as its ordering key, like every fetched snapshot.
+    """
+    obj = event["data"]["object"]
+    fetched = fetch(obj["object"], obj["id"], event.get("account"))
+    if fetched.get("object") != obj["object"] or fetched.get("id") != obj["id"]:
+        raise EventFormatError(f"Stripe returned {fetched.get('object')} {fetched.get('id')} "
+                               f"for {obj['object']} {obj['id']}")
+    return {**event, "data": {**event["data"], "object": fetched}}
+
+
 def _apply(conn: Connection, batch: list[inbox.ClaimedEvent], now: float,
-           listeners: EventListeners | None, result: BatchResult) -> None:
+           listeners: EventListeners | None, result: BatchResult,
+           fetch: Fetch | None = None) -> None:
     """Apply a batch of events to the mirror and mark them; raises on the first error."""
     parsed = [(c, _parse(c)) for c in batch]
+    if fetch is not None:
+        parsed = [(c, _trusted(e, fetch) if e["data"]["object"].get("object")
+                   in rules.MIRRORED_OBJECTS else e) for c, e in parsed]
     mirrored = [(c, e) for c, e in parsed if e["data"]["object"].get("object") in rules.MIRRORED_OBJECTS]
     keys = {(e["data"]["object"]["object"], e["data"]["object"]["id"]) for _, e in mirrored}
     repo.lock_objects(conn, keys)
@@ -286,8 +308,14 @@ def _apply(conn: Connection, batch: list[inbox.ClaimedEvent], now: float,
 
 
 def process_batch(store: Store, clock: Clock, *, limit: int = 100, max_attempts: int = 8,
-                  listeners: EventListeners | None = None) -> BatchResult:
-    """Claim up to ``limit`` due events and apply them (see module docstring)."""
+                  listeners: EventListeners | None = None,
+                  fetch: Fetch | None = None) -> BatchResult:
+    """Claim up to ``limit`` due events and apply them (see module docstring).
+
+    With ``fetch`` (``DISPUTEDESK_WEBHOOK_REFETCH``) the snapshot in a mirrored event is not
+    trusted: the object is fetched from Stripe and that is what is applied and what listeners
+    see; a failed fetch fails the event, which is retried like any other failure.
+    """
     result = BatchResult()
     now = clock.now()
     with store.write() as conn:
@@ -297,13 +325,13 @@ def process_batch(store: Store, clock: Clock, *, limit: int = 100, max_attempts:
             return result
         try:
             with conn.begin_nested():
-                _apply(conn, claimed, now, listeners, result)
+                _apply(conn, claimed, now, listeners, result, fetch)
         except Exception:
             # Find the culprit(s): the same work again, one event per savepoint.
             for one in claimed:
                 try:
                     with conn.begin_nested():
-                        _apply(conn, [one], now, listeners, result)
+                        _apply(conn, [one], now, listeners, result, fetch)
                 except Exception as exc:
                     attempts = one.attempts + 1
                     park = attempts >= max_attempts
@@ -320,6 +348,14 @@ def process_batch(store: Store, clock: Clock, *, limit: int = 100, max_attempts:
                         log.warning("event %s failed (attempt %d), retrying: %s",
                                     one.id, attempts, error)
     return result
+
+
+def objects_due(store: Store, now: float, limit: int) -> set[tuple[str, str, str | None]]:
+    """The mirrored objects (type, id, account) of the next ``limit`` due events, unlocked: what
+    refetch mode fetches from Stripe before a batch's transaction opens."""
+    with store.read() as conn:
+        return {(t, i, a) for t, i, a in inbox.peek_objects(conn, now, limit)
+                if t in rules.MIRRORED_OBJECTS}
 
 
 # --- operator actions (events list|show|replay) -----------------------------------------------

@@ -81,6 +81,16 @@ def claim_batch(conn: Connection, now: float, limit: int) -> list[ClaimedEvent]:
     return [ClaimedEvent(*row) for row in conn.execute(stmt)]
 
 
+def peek_objects(conn: Connection, now: float, limit: int) -> list[tuple[str, str, str | None]]:
+    """(object_type, object_id, account) of the events a claim would take next (no lock): what
+    refetch mode fetches from Stripe before the batch's transaction opens."""
+    stmt = (sa.select(events.c.object_type, events.c.object_id, events.c.account)
+            .where(events.c.status == "received", events.c.next_attempt_at <= now,
+                   events.c.object_id.is_not(None))
+            .order_by(events.c.next_attempt_at).limit(limit))
+    return [tuple(row) for row in conn.execute(stmt)]
+
+
 def mark_processed(conn: Connection, seqs: Iterable[int], now: float,
                    status: str = "processed") -> None:
     seqs = list(seqs)
