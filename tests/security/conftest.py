@@ -94,17 +94,21 @@ class DeskServer:
                 self.proc.wait()
 
 
-def start_server(data_dir: Path, database_url: str, *args: str, **env: str) -> DeskServer:
+def start_server(data_dir: Path, database_url: str | None, *args: str, **env: str) -> DeskServer:
+    """``serve --emulator`` on a free port, run in ``data_dir``; ``database_url`` None: the
+    default SQLite file in the data folder (``DISPUTEDESK_DATA_DIR`` in ``env``, or data_dir)."""
     port = free_port()
     log = data_dir / "serve.log"
+    if database_url is not None:
+        env["DISPUTEDESK_DATABASE_URL"] = database_url
+    env = {"DISPUTEDESK_WEBHOOK_SECRETS": TEST_WEBHOOK_SECRET, **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "disputedesk.cli.main", "serve", "--emulator", "--port", str(port),
          *args],
-        cwd=data_dir, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        env=clean_env(data_dir, DISPUTEDESK_DATABASE_URL=database_url,
-                      DISPUTEDESK_WEBHOOK_SECRETS=TEST_WEBHOOK_SECRET, **env))
-    server = DeskServer(url=f"http://127.0.0.1:{port}", proc=proc, log=log, data_dir=data_dir,
-                        database_url=database_url)
+        cwd=data_dir, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=clean_env(data_dir, **env))
+    folder = Path(env.get("DISPUTEDESK_DATA_DIR", data_dir))
+    server = DeskServer(url=f"http://127.0.0.1:{port}", proc=proc, log=log, data_dir=folder,
+                        database_url=database_url or f"sqlite:///{folder / 'disputedesk.db'}")
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
