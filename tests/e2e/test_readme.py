@@ -155,7 +155,9 @@ def test_every_command_in_the_readme_runs_against_the_emulator(emulator, tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPUTEDESK_")}
     env.update(DISPUTEDESK_DATA_DIR=str(tmp_path / "data"), DISPUTEDESK_STRIPE_API_KEY=
                "sk_test_readme", DISPUTEDESK_STRIPE_API_BASE=emulator.base_url,
-               DISPUTEDESK_STRIPE_RATE_LIMIT="500", COLUMNS="200", PYTHONUNBUFFERED="1")
+               DISPUTEDESK_STRIPE_RATE_LIMIT="500", COLUMNS="200", PYTHONUNBUFFERED="1",
+               # "serve: against Stripe (set the key and secrets)", as the README says
+               DISPUTEDESK_WEBHOOK_SECRETS="whsec_readme_test")
     from typer.testing import CliRunner
 
     from disputedesk.cli.main import app
