@@ -6,6 +6,7 @@ Every field is documented in docs/configuration.md; a test fails when one is not
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -134,6 +135,10 @@ class Settings(BaseSettings):
     )
     merchant_policy_shown_at: str | None = Field(
         None, description='Where customers see the policies before paying, e.g. "at checkout".'
+    )
+    merchant_policy_shown_since: date | None = Field(
+        None, description="Since when checkout shows the policies (YYYY-MM-DD); evidence states a "
+                          "policy only for payments made after this date.",
     )
 
     # --- automation ---

@@ -123,7 +123,8 @@ def test_the_merchants_text_template_is_set_shown_used_and_reset(emulator, cli, 
     assert listed.exit_code == 0 and "refund_policy_disclosure" in listed.output
     assert "default" in listed.output
     source = tmp_path / "letter.j2"
-    source.write_text("Dear bank, {{ merchant.name or 'the merchant' }} disputes this claim.")
+    source.write_text('{% claim "dispute" %}Dear bank, {{ merchant.name or "the merchant" }} disputes '
+                      'this claim.{% endclaim %}')
     assert cli("disputes", "templates", "set", "rebuttal_letter", source).exit_code == 0
     assert "merchant.name" in cli("disputes", "templates", "show", "rebuttal_letter").output
     view = json.loads(cli("disputes", "evidence", dispute_id, "--json").output)
@@ -133,5 +134,9 @@ def test_the_merchants_text_template_is_set_shown_used_and_reset(emulator, cli, 
     broken.write_text("{% if %}")
     refused = cli("disputes", "templates", "set", "rebuttal_letter", broken)
     assert refused.exit_code == 2 and "line 1" in refused.output
+    loose = tmp_path / "loose.j2"
+    loose.write_text("The order was delivered.")
+    refused = cli("disputes", "templates", "set", "rebuttal_letter", loose)
+    assert refused.exit_code == 2 and "outside a claim" in refused.output
     assert cli("disputes", "templates", "reset", "rebuttal_letter").exit_code == 0
     assert "default" in cli("disputes", "templates", "list").output

@@ -101,11 +101,13 @@ def import_orders(request: Request, actor: Writer, file: UploadFile = File(...),
 
 
 class TemplateUpdate(BaseModel):
-    source: str = Field(..., description="Jinja2 text; may use charge, order, customer, merchant.")
+    source: str = Field(..., description="Jinja2 text; every sentence inside "
+                                         "{% claim \"fact\", ... %}...{% endclaim %} naming the facts it "
+                                         "states (docs/evidence.md).")
 
 
 TemplateName = Literal["refund_policy_disclosure", "cancellation_policy_disclosure",
-                       "rebuttal_letter"]
+                       "refund_refusal_explanation", "cancellation_rebuttal", "rebuttal_letter"]
 
 
 @router.get("/disputes/templates")
