@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     notify_slack_webhook_url: SecretStr | None = Field(
         None, description="Slack-compatible incoming webhook for reminders and alerts."
     )
+    notify_webhook_url: SecretStr | None = Field(
+        None, description="Generic webhook: reminders and alerts POSTed as JSON, signed with "
+                          "DISPUTEDESK_NOTIFY_WEBHOOK_SECRET (header Disputedesk-Signature).",
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key that signs the generic webhook's body.",
+    )
     smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP user name.")

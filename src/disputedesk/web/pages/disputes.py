@@ -114,7 +114,8 @@ def dispute_page(dispute_id: str, ctx: PageContext = Depends(page("disputes.read
                   template=template, decisions=decisions, budget=budget,
                   text_fields=text_fields, file_fields=sorted(limits.FILE_FIELDS),
                   text_limit=limits.text_limit, mb=limits.mb, product_types=PRODUCT_TYPES,
-                  open_for_work=open_for_work, time_left=info.get("time_left"))
+                  open_for_work=open_for_work, time_left=info.get("time_left"),
+                  reminders_delivery=svc.reminder_delivery(deps) if open_for_work else None)
 
 
 def _back(dispute_id: str, anchor: str = "") -> str:
@@ -137,7 +138,8 @@ async def save_fields(dispute_id: str, request: Request,
     product_type = str(form.get("product_type") or "")
     deps = ctx.deps
     try:
-        current = (await _in_thread(svc.get_evidence, deps, dispute_id)).fields
+        view = await _in_thread(svc.get_evidence, deps, dispute_id)
+        current = view.fields
     except DisputeDeskError as exc:
         return redirect(_back(dispute_id), flash=error_text(exc), kind="error")
     changed: dict[str, str | None] = {}
@@ -149,7 +151,8 @@ async def save_fields(dispute_id: str, request: Request,
         if value.strip() != (current.get(name) or "").strip():
             changed[name] = value if value.strip() else None
     try:
-        if product_type in PRODUCT_TYPES:
+        # Only a change is a person's choice; the inferred type stays inferred.
+        if product_type in PRODUCT_TYPES and product_type != view.product_type:
             await _in_thread(svc.set_product_type, deps, dispute_id, product_type,
                              actor=ctx.actor.username)
         if changed:
@@ -210,7 +213,8 @@ def preview(dispute_id: str, ctx: PageContext = Depends(page("disputes.submit"))
         pv = svc.preview(ctx.deps, dispute_id, actor=ctx.actor.username)
     except DisputeDeskError as exc:
         return redirect(_back(dispute_id, "#answer"), flash=error_text(exc), kind="error")
-    return render(ctx, "dispute_preview.html", "disputes", dispute_id=dispute_id, preview=pv)
+    return render(ctx, "dispute_preview.html", "disputes", dispute_id=dispute_id, preview=pv,
+                  changes={c["field"]: c for c in pv.diff})
 
 
 @router.post("/disputes/{dispute_id}/submit")
