@@ -47,13 +47,14 @@ def smtp_server():
         controller.stop()
 
 
-@pytest.fixture
-def chat_receiver():
-    received: list[dict] = []
+def _receiver(path: str):
+    """A real HTTP receiver on loopback; each POST kept as (body, signature header)."""
+    received: list[tuple[bytes, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers.get("Disputedesk-Signature", "")))
             self.send_response(200)
             self.end_headers()
 
@@ -64,9 +65,14 @@ def chat_receiver():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/B000/secret", received
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", received
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def chat_receiver():
+    yield from _receiver("/hooks/T000/B000/secret")
 
 
 @pytest.fixture
@@ -151,7 +157,7 @@ def test_each_reminder_is_sent_once_by_email_and_chat_and_never_twice_across_a_r
     assert svc.send_due_reminders(desk).sent == [(dispute["id"], 7 * DAY)]
     assert svc.send_due_reminders(desk).sent == []
     assert len(mailbox.messages) == 1 and len(chat) == 1
-    assert dispute["id"] in mailbox.messages[0] and "Evidence due in 6d 23h" in chat[0]["text"]
+    assert dispute["id"] in mailbox.messages[0] and "Evidence due in 6d 23h" in json.loads(chat[0][0])["text"]
 
     desk = restart(desk, settings)
     assert svc.send_due_reminders(desk).sent == []
@@ -250,26 +256,7 @@ def test_the_reminder_schedule_is_read_from_the_settings():
 
 @pytest.fixture
 def signed_receiver():
-    """A real HTTP receiver that keeps each body with its signature header."""
-    received: list[tuple[bytes, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((body, self.headers.get("Disputedesk-Signature", "")))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/desk-hooks", received
-    finally:
-        server.shutdown()
+    yield from _receiver("/desk-hooks")
 
 
 def test_a_reminder_reaches_the_generic_webhook_as_signed_json(emulator, database_url, tmp_path,
