@@ -127,3 +127,63 @@ def test_the_online_course_is_treated_as_digital_goods_with_the_basis_shown(desk
         pytest.skip("this seed has no open dispute on the online course")
     view = svc.get_evidence(desk, courses[0])
     assert view.product_type == "digital_goods" and "course" in view.product_type_source
+
+
+def test_the_inbox_first_row_needs_a_response_in_the_cli_the_api_and_the_dashboard(desk, monkeypatch):
+    """On the demo data (8 disputes under review with long-passed deadlines) the same order and
+    words reach every door: the CLI in another process, REST over HTTP, the dashboard page."""
+    import html
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+    from argon2 import PasswordHasher
+    from fastapi.testclient import TestClient
+
+    from disputedesk.services import accounts
+    from disputedesk.testing import run_server
+    from disputedesk.web.app import create_app
+
+    now = desk.clock.now()
+    rows = svc.list_inbox(desk.store, now, limit=200).rows
+    assert rows[0].needs_response and rows[0].todo.startswith("due in")
+    review = [r for r in rows if not r.needs_response]
+    assert review and all("awaiting the issuer" in r.todo and "overdue" not in r.todo for r in review)
+    assert rows.index(review[0]) == len(rows) - len(review)  # all needing a response come first
+
+    # REST over HTTP.
+    _, token = accounts.create_token(desk, name="viewer", role="viewer")
+    with run_server(create_app(desk)) as base_url:
+        got = httpx.get(f"{base_url}/api/v1/disputes", params={"limit": 200},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["data"]
+    assert [(r["id"], r["todo"]) for r in got] == [(r.id, r.todo) for r in rows]
+
+    # The CLI in another process (its own clock: the words are read with the seed's clock near
+    # real time, so compare the order and the needs-response flag).
+    env = {**os.environ, "DISPUTEDESK_DATABASE_URL": desk.settings.database_url,
+           "DISPUTEDESK_DATA_DIR": str(desk.settings.data_dir)}
+    out = subprocess.run([sys.executable, "-m", "disputedesk.cli.main", "disputes", "list", "--limit", "200",
+                          "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cli_rows = json.loads(out.stdout)["data"]
+    assert [r["id"] for r in cli_rows] == [r.id for r in rows]
+    assert cli_rows[0]["needs_response"] is True
+
+    # The dashboard page.
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    accounts.create_user(desk, username="vic", role="viewer", password="correct horse battery")
+    with TestClient(create_app(desk), follow_redirects=False) as client:
+        client.get("/login")
+        client.post("/login", data={"username": "vic", "password": "correct horse battery",
+                                    "csrf_token": client.cookies.get("dd_login_csrf"), "next": "/"})
+        page = client.get("/disputes", params={"limit": 200}).text
+    body = page[page.index('id="inbox"'):]
+    shown = re.findall(r'href="/disputes/(du_[A-Za-z0-9]+)"', body)
+    assert shown == [r.id for r in rows]
+    first_row = body[body.index("<tbody>"):body.index("</tr>", body.index("<tbody>"))]
+    assert html.escape(rows[0].todo) in first_row
+    assert "awaiting the issuer" in body and "overdue" not in body.split(rows[len(rows) - len(review)].id)[1]

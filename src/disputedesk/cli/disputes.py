@@ -52,7 +52,8 @@ def list_cmd(
     offset: int = typer.Option(0, "--offset", min=0),
     as_json: bool = JSON,
 ) -> None:
-    """The inbox: open disputes, soonest deadline first."""
+    """The inbox as a to-do list: those needing a response first (soonest deadline first), then
+    those awaiting the issuer (by submission date)."""
     from disputedesk.services import disputes as svc
     from disputedesk.services.disputes.common import parse_duration
 
@@ -66,14 +67,13 @@ def list_cmd(
     if as_json:
         _dump(page.to_dict())
         return
-    table = Table("id", "kind", "status", "reason", "code", "brand", "amount", "time left",
+    table = Table("to do", "id", "kind", "status", "reason", "code", "brand", "amount",
                   "work", "score", title=f"{page.total} open dispute(s)")
     for r in page.rows:
-        left = r.time_left_text
-        style = "red" if r.time_left is not None and r.time_left < 86400 else ""
-        table.add_row(r.id, r.kind, r.status, r.reason or "", r.network_reason_code or "",
-                      r.card_brand or "", r.amount_text, f"[{style}]{left}[/]" if style else left,
-                      r.work_state or "", "" if r.score is None else str(r.score))
+        urgent = r.needs_response and r.time_left is not None and r.time_left < 86400
+        table.add_row(f"[red]{r.todo}[/]" if urgent else r.todo, r.id, r.kind, r.status,
+                      r.reason or "", r.network_reason_code or "", r.card_brand or "",
+                      r.amount_text, r.work_state or "", "" if r.score is None else str(r.score))
     console = _console()
     console.print(table)
     from disputedesk.domain.money import format_money

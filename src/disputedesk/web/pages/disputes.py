@@ -27,7 +27,6 @@ from disputedesk.web.pages.common import (
     redirect,
     render,
 )
-from disputedesk.web.pages.inbox_query import PAGE_SIZES, Filters, inbox_page
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD = 10_000_000  # a single document; Stripe's own limit per file is 5 MB
@@ -39,21 +38,37 @@ def home(ctx: PageContext = Depends(page("disputes.read"))) -> Response:
     return RedirectResponse("/disputes", status_code=303)
 
 
+PAGE_SIZES = (25, 50, 100, 200)
+
+
+def _filters(status: str | None, reason: str | None, kind: str | None, brand: str | None,
+             currency: str | None) -> tuple[svc.InboxFilter, dict[str, str]]:
+    """The inbox filters from the query string; a value that is not one of ours is dropped."""
+    clean = {
+        "status": status if status in OPEN_STATUS_LIST else None,
+        "reason": reason if reason in d.REASONS else None,
+        "kind": kind if kind in ("inquiry", "chargeback") else None,
+        "brand": (brand or "").strip().lower()[:32] or None,
+        "currency": (currency or "").strip().lower()[:3] or None,
+    }
+    flt = svc.InboxFilter(status=(clean["status"],) if clean["status"] else (), kind=clean["kind"],
+                          reason=(clean["reason"],) if clean["reason"] else (),
+                          brand=clean["brand"], currency=clean["currency"])
+    return flt, {k: v for k, v in clean.items() if v}
+
+
 @router.get("/disputes", response_class=HTMLResponse)
 def inbox(ctx: PageContext = Depends(page("disputes.read")), status: str | None = None,
           reason: str | None = None, kind: str | None = None, brand: str | None = None,
-          currency: str | None = None, sort: str = "time_left", limit: int = 50,
-          after: str | None = None) -> Response:
+          currency: str | None = None, limit: int = 50, after: str | None = None) -> Response:
+    """The to-do list: the same query, order and words as the CLI and the REST API."""
     deps = ctx.deps
-    flt = Filters(status, reason, kind, brand, currency).clean()
-    descending = sort == "-time_left"
-    result = inbox_page(deps.store, deps.clock.now(), flt, descending=descending, limit=limit,
-                        cursor=after)
-    query = flt.query()
-    return render(ctx, "inbox.html", "disputes", page=result, filters=flt, query=query,
-                  sort="-time_left" if descending else "time_left",
-                  limit=limit if limit in PAGE_SIZES else 50, page_sizes=PAGE_SIZES,
-                  statuses=OPEN_STATUS_LIST, reasons=d.REASONS, first_page=after is None)
+    flt, query = _filters(status, reason, kind, brand, currency)
+    limit = limit if limit in PAGE_SIZES else 50
+    result = svc.list_inbox(deps.store, deps.clock.now(), flt, limit=limit, cursor=after)
+    return render(ctx, "inbox.html", "disputes", page=result, filters=query, query=query,
+                  limit=limit, page_sizes=PAGE_SIZES, statuses=OPEN_STATUS_LIST,
+                  reasons=d.REASONS, first_page=after is None)
 
 
 def _charge_and_history(deps, dispute: dict) -> tuple[dict | None, list[dict]]:
