@@ -187,3 +187,25 @@ def test_the_inbox_first_row_needs_a_response_in_the_cli_the_api_and_the_dashboa
     first_row = body[body.index("<tbody>"):body.index("</tr>", body.index("<tbody>"))]
     assert html.escape(rows[0].todo) in first_row
     assert "awaiting the issuer" in body and "overdue" not in body.split(rows[len(rows) - len(review)].id)[1]
+
+
+def test_outcomes_show_amounts_as_people_read_them_and_say_when_no_countered_fee_was_booked(desk):
+    from typer.testing import CliRunner
+
+    from disputedesk.cli.main import app
+
+    data = svc.list_outcomes(desk, limit=500)["data"]
+    if not data:
+        svc.refresh(desk)
+        data = svc.list_outcomes(desk, limit=500)["data"]
+    assert data, "the demo has closed disputes"
+    env = {"DISPUTEDESK_DATABASE_URL": desk.settings.database_url,
+           "DISPUTEDESK_DATA_DIR": str(desk.settings.data_dir), "COLUMNS": "400"}
+    out = CliRunner().invoke(app, ["disputes", "outcomes", "--limit", "500"], env=env)
+    assert out.exit_code == 0, out.output
+    first = data[0]
+    from disputedesk.domain.money import format_money
+
+    assert format_money(first["amount"], first["currency"]) in out.output
+    countered = [o for o in data if o["countered"]]
+    assert countered and "none booked" in out.output  # the emulator books no countered fee

@@ -328,10 +328,23 @@ def outcomes_cmd(
     if as_json:
         _dump(data)
         return
-    table = Table("dispute", "result", "amount", "withdrawn", "reinstated", "dispute fee", "net")
+    from disputedesk.domain.money import format_money
+
+    table = Table("dispute", "result", "amount", "withdrawn", "reinstated", "dispute fee",
+                  "countered fee", "net", "notes")
     for o in data["data"]:
-        table.add_row(o["dispute_id"], o["result"], f"{o['amount']} {o['currency']}",
-                      str(o["withdrawn"]), str(o["reinstated"]), str(o["dispute_fee"]), str(o["net"]))
+        currency = o["currency"] or "usd"
+
+        def money(value: int | None, currency: str = currency) -> str:
+            return format_money(int(value or 0), currency)
+
+        countered = money(o["countered_fee"]) if o["countered_fee"] else (
+            "none booked" if o["countered"] else "—")
+        if o["countered_fee_returned"]:
+            countered += f" (returned {money(o['countered_fee_returned'])})"
+        table.add_row(o["dispute_id"], o["result"], money(o["amount"]), money(o["withdrawn"]),
+                      money(o["reinstated"]), money(o["dispute_fee"]), countered, money(o["net"]),
+                      "; ".join(o.get("notes") or []))
     _console().print(table)
 
 

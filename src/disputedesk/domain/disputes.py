@@ -397,7 +397,11 @@ def classify_outcome(dispute: Mapping[str, Any]) -> Outcome | None:
             notes.append("partial win: the countered fee is not returned")
         if money.dispute_fee and not money.dispute_fee_returned:
             notes.append("the dispute fee is not returned on a win")
-    elif status == "lost":
+    if countered_fee_applies(dispute) and not money.countered_fee:
+        # Stripe charges it for a manual counter; never state an amount it did not book.
+        notes.append("countered: no countered fee is booked in the dispute's balance "
+                     "transactions, so the net does not include one")
+    if status == "lost":
         if not money.withdrawn and not is_inquiry(dispute):
             notes.append("no withdrawal recorded in the balance transactions")
     elif status == "warning_closed":
