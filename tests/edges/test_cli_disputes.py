@@ -140,3 +140,19 @@ def test_the_merchants_text_template_is_set_shown_used_and_reset(emulator, cli, 
     assert refused.exit_code == 2 and "outside a claim" in refused.output
     assert cli("disputes", "templates", "reset", "rebuttal_letter").exit_code == 0
     assert "default" in cli("disputes", "templates", "list").output
+
+
+def test_status_says_reminders_are_not_delivered_without_a_channel(emulator, cli):
+    open_dispute(emulator, cli)
+    out = cli("disputes", "status")
+    assert out.exit_code == 0, out.output
+    assert "reminders: NOT being delivered" in out.output and "DISPUTEDESK_NOTIFY_WEBHOOK_URL" in out.output
+    assert "1 open dispute(s): 1 need a response" in out.output
+
+
+def test_the_evidence_view_names_each_fields_record_and_what_to_add(emulator, cli):
+    dispute_id = open_dispute(emulator, cli, pm="pm_card_createDisputeProductNotReceived")
+    out = cli("disputes", "evidence", dispute_id)
+    assert out.exit_code == 0, out.output
+    assert "charge ch_" in out.output  # a field's record
+    assert "to add" in out.output and "delivery confirmation" in out.output
