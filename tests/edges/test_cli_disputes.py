@@ -79,7 +79,9 @@ def test_evidence_edits_attachments_build_stage_and_submit_once(emulator, cli, t
     assert attached.exit_code == 0 and "png" in attached.output
     built = cli("disputes", "build", dispute_id, "--json")
     assert built.exit_code == 0, built.output
-    assert set(json.loads(built.output)["packet"]) == {"shipping_documentation", "uncategorized_file"}
+    # The receipt document comes from the charge's receipt record (the emulator sets receipt_email).
+    assert set(json.loads(built.output)["packet"]) == {"shipping_documentation", "uncategorized_file",
+                                                         "receipt"}
     assert cli("disputes", "stage", dispute_id).exit_code == 0
     declined = cli("disputes", "submit", dispute_id, input="n\n")
     assert declined.exit_code == 1 and '"submit": true' in declined.output

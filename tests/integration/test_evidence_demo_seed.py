@@ -92,6 +92,9 @@ def test_evidence_already_on_stripe_is_read_scored_and_survives_composing_and_st
     changes = {c["field"]: c["change"] for c in preview.diff}
     assert changes["uncategorized_text"] == "unchanged"
     assert "replaced" not in changes.values()
+    # Every seeded charge has a receipt email: the receipt document is built from the charge.
+    assert changes["receipt"] == "added" and view.provenance["customer_name"]["record"]
+    assert "receipt" in view.filled
     svc.stage(desk, dispute["id"], actor="ana")
     after = seeded.stripe_client().v1.disputes.retrieve(dispute["id"]).to_dict()["evidence"]
     for name, value in before.items():

@@ -33,7 +33,7 @@ from disputedesk.evidence.composer import (
 )
 from disputedesk.evidence.files import Document, PacketFile, fit_packet, load_document
 from disputedesk.evidence.limits import FILE_FIELDS, TEXT_FIELDS, validate_evidence
-from disputedesk.evidence.summary_pdf import build_summary_pdf
+from disputedesk.evidence.summary_pdf import build_receipt_pdf, build_summary_pdf, has_receipt
 from disputedesk.evidence.templates import PRODUCT_TYPES
 from disputedesk.services import mirror as mirror_rules
 from disputedesk.services.disputes.common import (
@@ -62,6 +62,7 @@ from disputedesk.store.tables import refunds as mirror_refunds
 
 HISTORY_LIMIT = 500
 SUMMARY_FIELD = "uncategorized_file"
+RECEIPT_FIELD = "receipt"
 DAY = 86_400
 
 
@@ -296,6 +297,8 @@ def _compose(conn: Connection, inp: _Inputs, product_type: str | None
     on_stripe = stripe_evidence(inp.dispute)[1]
     if SUMMARY_FIELD not in on_stripe:  # never silently replace a file already on Stripe
         attached.setdefault(SUMMARY_FIELD, "summary")
+    if RECEIPT_FIELD not in on_stripe and has_receipt(inp.charge):
+        attached.setdefault(RECEIPT_FIELD, "charge")  # built from the charge's receipt record
     composed = compose_evidence(inp.dispute, inp.charge, history=inp.history, order=inp.order,
                                 order_label=order_label(inp), product_type=product_type,
                                 product_type_source=source, text_templates=inp.templates,
@@ -541,6 +544,10 @@ def build(deps, dispute_id: str, *, actor: str, product_type: str | None = None,
     docs: dict[str, list[Document]] = {}
     if summary is not None:
         docs[SUMMARY_FIELD] = [load_document("evidence-summary.pdf", summary, verify=False)]
+    if composed.attached.get(RECEIPT_FIELD) == "charge" and not any(
+            up["field"] == RECEIPT_FIELD for up in uploads):
+        receipt = build_receipt_pdf(inp.charge, merchant_name=inp.merchant.get("name"))
+        docs[RECEIPT_FIELD] = [load_document("receipt.pdf", receipt, verify=False)]
     for up in uploads:
         # Checked on trial at upload; a file stored before that check, or one pypdf still cannot
         # handle, is refused by name (ValidationError) by the fitting below, never a crash.
