@@ -216,7 +216,7 @@ def test_evidence_already_on_stripe_is_read_kept_and_scored():
     out = compose_evidence(d, charge, order={"shipping": {"carrier": "UPS", "tracking_number": "1Z"}})
     assert out.fields["shipping_carrier"] == "FedEx" and out.sources["shipping_carrier"] == "stripe"
     assert out.fields["shipping_tracking_number"] == "7712"
-    assert out.records["shipping_carrier"] == "already on the dispute at Stripe"
+    assert out.records["shipping_carrier"] == "the evidence already on the dispute at Stripe"
     assert "shipping_tracking_number" in out.completeness.filled
     assert out.stripe["shipping_carrier"] == "FedEx"
     replaced = compose_evidence(d, charge, manual={"shipping_carrier": "DHL"})

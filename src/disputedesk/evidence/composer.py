@@ -168,13 +168,24 @@ def _product_description(order: Mapping[str, Any]) -> str | None:
     return "\n".join(ln for ln in lines if ln) or None
 
 
+# Facts that do not fit a product type: not asked for (a course has no parcel to deliver).
+_NOT_FOR = {
+    "physical_goods": frozenset({"service_record", "access_log"}),
+    "digital_goods": frozenset({"shipment", "shipped", "delivery", "service_record"}),
+    "services": frozenset({"shipment", "shipped", "delivery", "access_log"}),
+}
+
+
 def _advice(template: EvidenceTemplate, wanted: Iterable[tuple[str, ...]],
             facts: Mapping[str, Fact], missing_fields: Iterable[str]) -> list[dict[str, str]]:
     """What to add, for each fact a left-out statement needed, and for each missing file field."""
     out: dict[str, dict[str, str]] = {}
+    skip = _NOT_FOR.get(template.product_type, frozenset())
     for names in wanted:
         for name in names:
             info = FACTS[name]
+            if name in skip:
+                continue
             if name not in facts and name not in out and not info.to_add.startswith("nothing"):
                 out[name] = {"fact": name, "field": "", "meaning": info.meaning, "add": info.to_add}
     for name in missing_fields:

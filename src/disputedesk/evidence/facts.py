@@ -358,12 +358,13 @@ def gather_facts(
 
 
 SOURCE_WORDS = {
-    "stripe": "already on the dispute at Stripe",
-    "manual": "typed by a person",
+    "stripe": "the evidence already on the dispute at Stripe",
+    "manual": "a person's own statement",
     "upload": "a document a person attached",
     "summary": "the desk's summary of the charge's records",
     "merchant": "merchant settings",
     "history": "the customer's earlier charges",
+    "template": "the merchant's text template, sentence by sentence (sources below)",
 }
 
 
@@ -402,19 +403,24 @@ def infer_product_type(charge: Mapping[str, Any], order: Mapping[str, Any] | Non
     """From the order source, then the charge's metadata, then words of its description."""
     order = order or {}
     if order.get("product_type") in known:
-        return ProductTypeGuess(order["product_type"], f"{order_label or 'the order'} (product_type)")
+        return ProductTypeGuess(order["product_type"],
+                                f"inferred from {order_label or 'the order'} (product_type)")
     meta = charge.get("metadata") or {}
     if meta.get(PRODUCT_TYPE_KEY) in known:
         return ProductTypeGuess(meta[PRODUCT_TYPE_KEY],
-                                f"charge {charge.get('id')} metadata[{PRODUCT_TYPE_KEY}]")
+                                f"inferred from charge {charge.get('id')} metadata[{PRODUCT_TYPE_KEY}]")
     if isinstance(order.get("shipping"), Mapping) and order["shipping"]:
-        return ProductTypeGuess("physical_goods", f"{order_label or 'the order'} has a shipment")
+        return ProductTypeGuess("physical_goods",
+                                f"inferred from {order_label or 'the order'}, which has a shipment")
     description = " ".join(str(x) for x in (charge.get("description"), order.get("product_description"))
                            if x)
     for product_type, words in (("digital_goods", _DIGITAL_WORDS), ("services", _SERVICE_WORDS)):
         word = _word_in(words, description)
         if word:
-            return ProductTypeGuess(product_type, f"the word '{word}' in \"{description[:80]}\"")
+            return ProductTypeGuess(product_type,
+                                    f"inferred from the word '{word}' in \"{description[:80]}\"")
     if charge.get("shipping"):
-        return ProductTypeGuess("physical_goods", f"charge {charge.get('id')} has a shipping address")
-    return ProductTypeGuess("physical_goods", "nothing says otherwise (the default); set it if wrong")
+        return ProductTypeGuess("physical_goods",
+                                f"inferred from charge {charge.get('id')}, which has a shipping address")
+    return ProductTypeGuess("physical_goods",
+                            "the default: nothing in the data says otherwise; set it if wrong")

@@ -53,6 +53,7 @@ from disputedesk.store.disputes_tables import (
     evidence_drafts,
     evidence_fields,
     evidence_files,
+    submissions,
     text_templates,
 )
 from disputedesk.store.tables import audit_log
@@ -261,8 +262,38 @@ def _ce3_applies(dispute: dict, charge: dict) -> bool:
     return dispute.get("reason") == "fraudulent" and brand == "visa" and code in (None, "10.4")
 
 
+def desk_sent(conn: Connection, dispute_id: str) -> dict[str, set[str]]:
+    """Per evidence field, the values the desk itself staged or submitted (text, and the ids of
+    files it uploaded): on Stripe, those are the desk's own statements, not someone else's."""
+    sent: dict[str, set[str]] = {}
+    rows = conn.execute(sa.select(submissions.c.params).where(
+        submissions.c.dispute_id == dispute_id, submissions.c.kind.in_(("stage", "submit")),
+        submissions.c.status == "done")).scalars()
+    for params in rows:
+        for name, value in ((params or {}).get("evidence") or {}).items():
+            if isinstance(value, str):
+                sent.setdefault(name, set()).add(value)
+    for name, file_id in conn.execute(sa.select(evidence_files.c.field, evidence_files.c.stripe_file_id)
+                                      .where(evidence_files.c.dispute_id == dispute_id,
+                                             evidence_files.c.stripe_file_id.is_not(None))):
+        sent.setdefault(name, set()).add(file_id)
+    return sent
+
+
+def _without_own(dispute: dict, sent: Mapping[str, set[str]]) -> dict:
+    """The dispute with the evidence the desk itself put on Stripe taken out: that part is composed
+    again from its records (with its sources), and only what others put there is kept as is."""
+    evidence = dispute.get("evidence")
+    if not isinstance(evidence, Mapping) or not sent:
+        return dispute
+    kept = {k: v for k, v in evidence.items()
+            if not ((v if isinstance(v, str) else (v or {}).get("id") if isinstance(v, Mapping) else None)
+                    in sent.get(k, ()))}
+    return {**dispute, "evidence": kept}
+
+
 def _inputs(deps, conn: Connection, dispute_id: str) -> _Inputs:
-    dispute = load_dispute(conn, dispute_id)
+    dispute = _without_own(load_dispute(conn, dispute_id), desk_sent(conn, dispute_id))
     charge = repo.get_object(conn, "charge", charge_id_of(dispute) or "") or {
         "id": charge_id_of(dispute), "object": "charge", "amount": dispute.get("amount"),
         "currency": dispute.get("currency")}
