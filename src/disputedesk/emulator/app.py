@@ -28,6 +28,7 @@ from .context import Ctx
 from .emulator import Emulator
 from .form import FormError, build_nested, parse_form
 from .params import reject_unknown
+from .render import wire
 from .routing import Route
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                     result.headers["Request-Id"] = rid
                     return result
                 status, extra_headers = spec.status, {}
-                body = json.dumps(result).encode()
+                body = json.dumps(wire(result)).encode()
             except errors.APIError as exc:
                 status, extra_headers = exc.status, dict(exc.headers)
                 body = json.dumps(exc.body(rid)).encode()
