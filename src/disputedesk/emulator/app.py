@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from . import errors, idempotency
+from . import errors, idempotency, versions
 from .context import Ctx
 from .emulator import Emulator
 from .form import FormError, build_nested, parse_form
@@ -225,6 +225,7 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
             params = await read_params(request)
         except FormError as exc:
             raise errors.invalid(str(exc), param=exc.param) from None
+        version = versions.check(headers.get("stripe-version"))
         if spec.params is not None:
             reject_unknown(params, spec.params)
         key = headers.get("idempotency-key") if spec.idempotent else None
@@ -252,7 +253,8 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                     result.headers["Request-Id"] = rid
                     return result
                 status, extra_headers = spec.status, {}
-                body = json.dumps(wire(result)).encode()
+                body = json.dumps(versions.at_version(wire(result), account, version,
+                                                         emulator.api_version)).encode()
             except errors.APIError as exc:
                 status, extra_headers = exc.status, dict(exc.headers)
                 body = json.dumps(exc.body(rid)).encode()
@@ -265,7 +267,7 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                 account.idempotency[key] = idempotency.Saved(
                     fingerprint=fp, status=status, body=body, headers=extra_headers,
                     request_id=rid, created=emulator.clock.time())
-        out_headers = {"Request-Id": rid}
+        out_headers = {"Request-Id": rid, "Stripe-Version": version or emulator.api_version}
         if key is not None:
             out_headers["Idempotency-Key"] = key
         out_headers.update(extra_headers)

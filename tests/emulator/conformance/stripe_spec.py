@@ -320,7 +320,10 @@ class Spec:
         parts = split_top(text.strip().lstrip("|"), "|")
         if len(parts) > 1:
             consts = [p for p in parts if p.startswith("'")]
-            others = [p for p in parts if not p.startswith("'")]
+            # OtherString is the SDK's room for values added later, not part of this version:
+            # the enum is the listed values
+            others = [p for p in parts if not p.startswith("'") and not (
+                consts and p in ("OtherString", "string & Record<never, never>"))]
             branches = [self.type_schema(p, scope, oas, outer) for p in others]
             if consts:
                 branches.append({"enum": [c.strip("'") for c in consts]})

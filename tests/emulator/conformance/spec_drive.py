@@ -369,3 +369,141 @@ def run(seed: int = 7, charges: int = 60) -> list[Record]:
     finally:
         receiver.close()
 
+
+
+# ----------------------------------------------------------------------------- parameters
+
+# served create/update/confirm/capture/cancel/list routes -> stripe-node's params interface
+PARAM_ROUTES: dict[str, str] = {
+    "POST /v1/payment_intents": "PaymentIntentCreateParams",
+    "POST /v1/payment_intents/{id}": "PaymentIntentUpdateParams",
+    "POST /v1/payment_intents/{id}/confirm": "PaymentIntentConfirmParams",
+    "POST /v1/payment_intents/{id}/capture": "PaymentIntentCaptureParams",
+    "POST /v1/payment_intents/{id}/cancel": "PaymentIntentCancelParams",
+    "GET /v1/payment_intents": "PaymentIntentListParams",
+    "GET /v1/payment_intents/{id}": "PaymentIntentRetrieveParams",
+    "POST /v1/charges": "ChargeCreateParams",
+    "POST /v1/charges/{id}": "ChargeUpdateParams",
+    "POST /v1/charges/{id}/capture": "ChargeCaptureParams",
+    "GET /v1/charges": "ChargeListParams",
+    "POST /v1/refunds": "RefundCreateParams",
+    "POST /v1/refunds/{id}": "RefundUpdateParams",
+    "POST /v1/refunds/{id}/cancel": "RefundCancelParams",
+    "GET /v1/refunds": "RefundListParams",
+    "POST /v1/disputes/{dispute}": "DisputeUpdateParams",
+    "POST /v1/disputes/{dispute}/close": "DisputeCloseParams",
+    "GET /v1/disputes": "DisputeListParams",
+    "GET /v1/radar/early_fraud_warnings": "Radar.EarlyFraudWarningListParams",
+    "GET /v1/events": "EventListParams",
+    "GET /v1/files": "FileListParams",
+    "POST /v1/webhook_endpoints": "WebhookEndpointCreateParams",
+    "POST /v1/webhook_endpoints/{id}": "WebhookEndpointUpdateParams",
+    "GET /v1/webhook_endpoints": "WebhookEndpointListParams",
+    "GET /v1/balance_transactions": "BalanceTransactionListParams",
+}
+
+
+@dataclass
+class ParamResult:
+    route: str
+    param: str
+    status: int
+    body: Any
+
+    @property
+    def accepted(self) -> bool:
+        err = self.body.get("error") if isinstance(self.body, dict) else None
+        return not (err and err.get("code") == "parameter_unknown"
+                    and str(err.get("param", "")).split("[")[0] == self.param)
+
+
+def sample(spec: Any, text: str, scope: tuple[str, ...], depth: int = 0) -> Any:
+    """A value of the declared type (first enum member, one member of a hash, ...)."""
+    from stripe_spec import split_top
+
+    parts = [p for p in split_top(text.strip().lstrip("|"), "|") if p not in ("null", "''")]
+    t = parts[0]
+    if t.startswith("'"):
+        return t.strip("'")
+    if t in ("string", "string & Record<never, never>"):
+        return "x"
+    if t == "number":
+        return 1
+    if t == "boolean":
+        return False
+    if t in ("MetadataParam", "Stripe.MetadataParam"):
+        return {"k": "v"}
+    if t.startswith("Emptyable<"):
+        return sample(spec, t[len("Emptyable<"):-1], scope, depth)
+    if t.startswith("Array<"):
+        return [sample(spec, t[len("Array<"):-1], scope, depth)]
+    if t.endswith("[]"):
+        return [sample(spec, t[:-2], scope, depth)]
+    if t.startswith("RangeQueryParam"):
+        return {"gte": 1}
+    decl = spec.resolve(t, scope)
+    if decl is None or depth > 3:
+        return "x"
+    if decl.alias is not None:
+        return sample(spec, decl.alias, decl.scope, depth)
+    members = spec._members(decl)
+    chosen = [n for n, m in members.items() if not m.optional] or list(members)[:1]
+    inner = decl.scope + (decl.name.rsplit(".", 1)[-1],)
+    return {n: sample(spec, members[n].type, inner, depth + 1) for n in chosen}
+
+
+def param_acceptance(spec: Any, seed: int = 11) -> list[ParamResult]:
+    """Send every parameter the current API lists for each served route, one at a time."""
+    out: list[ParamResult] = []
+    with running_emulator(Emulator(seed=seed)) as server:
+        d = Driver(server.base_url, server.emulator)
+        for route, interface in PARAM_ROUTES.items():
+            method, template = route.split(" ", 1)
+            for name, member in spec.params(interface).items():
+                if name == "expand":
+                    continue
+                base, path = _base(d, template)
+                value = sample(spec, member.type, ())
+                params = dict(base, **{name: value})
+                body = d.call(method, template, params, note=f"param {name}", **path)
+                out.append(ParamResult(route, name, d.records[-1].status, body))
+        d.http.close()
+    return out
+
+
+def _base(d: Driver, template: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The other params a route needs and a fresh object for its path."""
+    if template == "/v1/payment_intents":
+        return {"amount": 1000, "currency": "usd"}, {}
+    if template == "/v1/charges":
+        return {"amount": 1000, "currency": "usd", "source": "tok_visa"}, {}
+    if template.startswith("/v1/payment_intents/{id}"):
+        manual = template.endswith("capture")
+        pi = d.call("POST", "/v1/payment_intents", {
+            "amount": 1000, "currency": "usd", "payment_method": "pm_card_visa",
+            "confirm": manual, **({"capture_method": "manual"} if manual else {})})
+        return {}, {"id": pi["id"]}
+    if template.startswith("/v1/charges/{id}"):
+        ch = d.call("POST", "/v1/charges", {"amount": 1000, "currency": "usd",
+                                            "source": "tok_visa", "capture": False})
+        return {}, {"id": ch["id"]}
+    if template == "/v1/refunds":
+        ch = d.call("POST", "/v1/charges", {"amount": 1000, "currency": "usd",
+                                            "source": "tok_visa"})
+        return {"charge": ch["id"]}, {}
+    if template.startswith("/v1/refunds/{id}"):
+        ch = d.call("POST", "/v1/charges", {"amount": 1000, "currency": "usd",
+                                            "source": "tok_visa"})
+        return {}, {"id": d.call("POST", "/v1/refunds", {"charge": ch["id"]})["id"]}
+    if template.startswith("/v1/disputes/{dispute}"):
+        pi = d.pay("pm_card_createDispute")
+        d.emulator.advance(2)
+        du = d.call("GET", "/v1/disputes", {"payment_intent": pi["id"]})["data"][0]
+        return {}, {"dispute": du["id"]}
+    if template == "/v1/webhook_endpoints":
+        return {"url": "https://example.com/h", "enabled_events": ["charge.succeeded"]}, {}
+    if template == "/v1/webhook_endpoints/{id}":
+        we = d.call("POST", "/v1/webhook_endpoints", {"url": "https://example.com/h",
+                                                      "enabled_events": ["*"]})
+        return {}, {"id": we["id"]}
+    return {}, {}
