@@ -327,6 +327,22 @@ def scenario(d: Driver) -> None:  # noqa: C901 -- one linear walk over every rou
       note="400 idempotency_error")
 
 
+LISTS = ("/v1/payment_intents", "/v1/charges", "/v1/refunds", "/v1/disputes",
+         "/v1/radar/early_fraud_warnings", "/v1/balance_transactions", "/v1/files",
+         "/v1/webhook_endpoints")
+
+
+def walk_lists(d: Driver) -> None:
+    """Every object of every list, seed data included (each page is a record)."""
+    for url in LISTS:
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            page = d.call("GET", url, params, note="all")
+            if not page.get("has_more"):
+                break
+            params = {"limit": 100, "starting_after": page["data"][-1]["id"]}
+
+
 def collect_events(d: Driver) -> list[dict[str, Any]]:
     """Every event through ``/v1/events`` pages (each page is a response record too)."""
     out: list[dict[str, Any]] = []
@@ -339,7 +355,7 @@ def collect_events(d: Driver) -> list[dict[str, Any]]:
         params = {"limit": 100, "starting_after": page["data"][-1]["id"]}
 
 
-def run(seed: int = 7, charges: int = 60) -> list[Record]:
+def run(seed: int = 7, charges: int = 300) -> list[Record]:
     """Run everything against a fresh seeded emulator; returns every record."""
     receiver = Receiver()
     emulator = Emulator(seed=seed, webhook_retry_delays=(0.05,), webhook_timeout=5.0)
@@ -347,10 +363,11 @@ def run(seed: int = 7, charges: int = 60) -> list[Record]:
         with running_emulator(emulator) as server:
             d = Driver(server.base_url, emulator)
             httpx.post(server.base_url + "/_emulator/seed",
-                       json={"customers": 12, "charges": charges, "seed": seed}).raise_for_status()
+                       json={"customers": 40, "charges": charges, "seed": seed}).raise_for_status()
             d.call("POST", "/v1/webhook_endpoints", {"url": receiver.url,
                                                      "enabled_events": ["*"]})
             scenario(d)
+            walk_lists(d)
             events = collect_events(d)
             for e in events:
                 d.records.append(Record("event", e["type"], 200, e))
