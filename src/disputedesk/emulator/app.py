@@ -240,7 +240,8 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                 if saved is not None:
                     replay_headers = dict(saved.headers)
                     replay_headers.update({"Request-Id": rid, "Idempotent-Replayed": "true",
-                                           "Original-Request": saved.request_id})
+                                           "Original-Request": saved.request_id,
+                                           "Stripe-Version": version or emulator.api_version})
                     return Response(saved.body, status_code=saved.status, headers=replay_headers,
                                     media_type="application/json")
             ctx = Ctx(emulator, account, params=params, path=dict(request.path_params),
@@ -274,7 +275,10 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
         return Response(body, status_code=status, headers=out_headers,
                         media_type="application/json")
     except errors.APIError as exc:
-        return error_response(exc, rid)
+        response = error_response(exc, rid)
+        if exc.status != 401:  # as Stripe: the version is known once the key is
+            response.headers["Stripe-Version"] = emulator.api_version
+        return response
     except Exception:  # the last net: nothing a client sends may crash the emulator
         log.exception("emulator request %s %s failed", request.method, request.url.path)
         return error_response(errors.api_error("An unexpected error occurred in the emulator."),
