@@ -48,15 +48,18 @@ def base_url(emulator_server: EmulatorServer) -> str:
     return emulator_server.base_url
 
 
-def add_customers(emulator: Emulator, *ids: str) -> None:
-    """Customers with chosen ids, for tests that name them in payments (the emulator refuses a
-    ``customer`` it does not know, as Stripe does)."""
-    coll = emulator.platform.collection("customer")
-    with emulator.lock:
-        for cid in ids:
-            if cid not in coll:
-                coll.add({"id": cid, "object": "customer", "created": emulator.clock.now(),
-                          "email": None, "livemode": False, "metadata": {}, "name": None})
+@pytest.fixture
+def add_customers(emulator: Emulator) -> Callable[..., None]:
+    """Make customers with chosen ids, for tests that name them in payments (the emulator
+    refuses a ``customer`` it does not know, as Stripe does)."""
+    def add(*ids: str) -> None:
+        coll = emulator.platform.collection("customer")
+        with emulator.lock:
+            for cid in ids:
+                if cid not in coll:
+                    coll.add({"id": cid, "object": "customer", "created": emulator.clock.now(),
+                              "email": None, "livemode": False, "metadata": {}, "name": None})
+    return add
 
 
 class WebhookSink:
@@ -153,4 +156,4 @@ def stripe_target(request: pytest.FixtureRequest) -> Iterator[Target]:
     yield Target(server.stripe_client(), server.emulator.advance, False)
 
 
-__all__ = ["WebhookSink", "Target", "add_customers", "stripe_client"]
+__all__ = ["WebhookSink", "Target", "stripe_client"]

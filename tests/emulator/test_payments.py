@@ -7,12 +7,10 @@ from typing import Any
 import pytest
 import stripe
 
-from conftest import add_customers
-
 
 @pytest.fixture(autouse=True)
-def _customers(emulator: Any) -> None:
-    add_customers(emulator, "cus_test1", "cus_a", "cus_b", "cus_x", "cus_1", "cus_2")
+def _customers(add_customers: Any) -> None:
+    add_customers("cus_test1", "cus_a", "cus_b", "cus_x", "cus_1", "cus_2")
 
 
 def pay(client: Any, pm: str = "pm_card_visa", amount: int = 2000, **extra: Any) -> Any:

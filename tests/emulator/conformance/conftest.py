@@ -5,18 +5,12 @@ emulator, whose records every test of the suite checks from its own angle."""
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import spec_drive  # noqa: E402
-import stripe_spec  # noqa: E402
-from spec_check import Checker  # noqa: E402
+import spec_drive  # this folder is on sys.path (pytest's rootdir-relative import)
+import stripe_spec
+from spec_check import Checker
 
 
 def load_spec() -> stripe_spec.Spec:
