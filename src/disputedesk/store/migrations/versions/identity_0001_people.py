@@ -1,8 +1,7 @@
 """identity: tokens belong to people, audit rows name the person and the door
 
 Revision ID: identity_0001
-Revises: 0001
-Depends on: accounts_0001, refunds_0002
+Revises: accounts_0001, refunds_0002 (it changes tables of both, so it follows both)
 Create Date: 2026-12-08
 
 - ``api_tokens.user_id``: the person a token belongs to (existing tokens: the user who created
@@ -19,9 +18,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "identity_0001"
-down_revision = "0001"
+down_revision = ("accounts_0001", "refunds_0002")
 branch_labels = ("identity",)
-depends_on = ("accounts_0001", "refunds_0002")
+depends_on = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
