@@ -111,7 +111,7 @@ async def _authenticate(request: Request) -> tuple[Actor, str | None] | None:
         actor = await run_in_threadpool(accounts.authenticate_token, deps, credentials.strip())
         if actor is None:
             raise http_error(errors.AuthenticationFailed(
-                "the API token is not valid (unknown or revoked)", code="invalid_token",
+                "the API token is not valid (unknown, revoked, or its user is disabled)", code="invalid_token",
                 hint="ask an admin for a new token"))
         result = (actor, None)
     else:
@@ -124,8 +124,9 @@ async def _authenticate(request: Request) -> tuple[Actor, str | None] | None:
     if result is not None:
         # Every audit row written for this request names the person and the door.
         who = result[0]
-        audit.enter_door(audit.Door(door="rest" if who.via == "token" else "dashboard",
-                                    credential=who.credential, person=who.username))
+        audit.enter_door(audit.Door(
+            door="rest" if request.url.path.startswith("/api/") else "dashboard",
+            credential=who.credential or "session", person=who.username))
     return result
 
 
