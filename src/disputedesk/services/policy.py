@@ -144,7 +144,10 @@ def set_value(deps, name: str, value: str, *, actor: str) -> dict:
                               hint=f"at most {VALUE_MAX}")
     now = deps.clock.now()
     with deps.store.write() as conn:
-        key.check(conn, text)
+        try:
+            key.check(conn, text)
+        except ConfigError as exc:  # what is a config error at start-up is bad input here
+            raise ValidationError(exc.message, param=key.name, hint=exc.hint) from None
         old = conn.execute(sa.select(desk_settings.c.value).where(
             desk_settings.c.key == key.name).with_for_update()).scalar()
         if old is None:
