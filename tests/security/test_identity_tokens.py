@@ -74,3 +74,26 @@ def test_hiding_user_and_token_changes_from_the_audit_log_is_not_possible(
     for text in ("user.created", "user.role_changed", "token.created", "token.revoked",
                  "rest"):
         assert text in page.text
+
+
+def test_a_bulk_file_run_in_the_background_losing_who_started_it_is_not_possible(
+        desk, bearer, emulator):
+    from conftest import wait_until
+    import sqlalchemy as sa
+
+    from disputedesk.store.tables import audit_log
+
+    accounts.create_user(desk, username="ann", role="approver")
+    info, secret = accounts.create_token(desk, name="ann-bulk", role="approver", owner="ann")
+    ann = bearer(secret)
+    charges = [pay(emulator, 2000) for _ in range(2)]
+    data = "charge,amount\n" + "".join(f"{c},5.00\n" for c in charges)
+    started = ann.post("/api/v1/refunds/bulk", files={"file": ("r.csv", data)})
+    assert started.status_code == 202, started.text
+    job = started.json()["job_id"]
+    assert wait_until(lambda: ann.get(f"/api/v1/refunds/bulk/{job}").json()["job"]["status"]
+                      == "done")
+    with desk.store.read() as conn:
+        rows = conn.execute(sa.select(audit_log.c.person, audit_log.c.door, audit_log.c.credential)
+                            .where(audit_log.c.action == "refund.requested")).all()
+    assert [tuple(r) for r in rows] == [("ann", "rest", info["id"])] * 2
