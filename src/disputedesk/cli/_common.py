@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import socket
 from pathlib import Path
 
 import typer
@@ -60,6 +61,11 @@ def os_user() -> str:
         return os.environ.get("USER") or "unknown"
 
 
+def cli_address() -> str:
+    """Where a CLI sign-in comes from, for the sign-in limits (not one bucket for every shell)."""
+    return f"cli:{os_user()}@{socket.gethostname()}"[:64]
+
+
 def prove(deps, permission: str, user: str | None = None):
     """The :class:`Actor` this command runs as, or a refusal; sets the audit door (cli)."""
     from disputedesk.domain.permissions import roles_with
@@ -68,7 +74,8 @@ def prove(deps, permission: str, user: str | None = None):
 
     if user:
         password = typer.prompt(f"Password for {user}", hide_input=True, err=True)
-        who = accounts.check_cli_password(deps, username=user, password=password)
+        who = accounts.check_cli_password(deps, username=user, password=password,
+                                          ip=cli_address())
     else:
         token = os.environ.get(TOKEN_ENV) or stored_token()
         if not token:

@@ -14,7 +14,15 @@ import socket
 
 import typer
 
-from disputedesk.cli._common import TOKEN_ENV, open_deps, os_user, prove, stored_token, token_file
+from disputedesk.cli._common import (
+    TOKEN_ENV,
+    cli_address,
+    open_deps,
+    os_user,
+    prove,
+    stored_token,
+    token_file,
+)
 
 
 def _write_private(path, text: str) -> None:
@@ -41,7 +49,7 @@ def login_cmd(user: str = typer.Option(None, "--user", help="Your desk user name
         when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         label = f"cli login {os_user()}@{socket.gethostname()} {when}"[:100]
         info, secret = accounts.mint_login_token(deps, username=name, password=password,
-                                                 name=label)
+                                                 name=label, ip=cli_address())
     finally:
         deps.close()
     path = token_file()

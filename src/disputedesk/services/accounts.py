@@ -421,19 +421,21 @@ def authenticate_token(deps, plaintext: str, *, via: str = "token") -> Actor | N
                  signed_in=row.kind == "login")
 
 
-def check_cli_password(deps, *, username: str, password: str) -> Actor:
+def check_cli_password(deps, *, username: str, password: str, ip: str = "cli") -> Actor:
     """The CLI's password proof: the same checks and sign-in limits as the dashboard's sign-in
-    (the session it starts is ended at once: the CLI keeps nothing)."""
-    info = login(deps, username=username, password=password, ip="cli")
+    (the session it starts is ended at once: the CLI keeps nothing). ``ip`` names where from
+    (``cli:<os user>@<host>``), for the per-address limit."""
+    info = login(deps, username=username, password=password, ip=ip)
     logout(deps, info.token)
     person = info.actor
     return Actor(id=person.id, username=person.username, role=person.role, via="cli",
                  credential="password")
 
 
-def mint_login_token(deps, *, username: str, password: str, name: str) -> tuple[dict, str]:
+def mint_login_token(deps, *, username: str, password: str, name: str,
+                     ip: str = "cli") -> tuple[dict, str]:
     """``disputedesk login``: check the password, then make a personal token of the user's role."""
-    person = check_cli_password(deps, username=username, password=password)
+    person = check_cli_password(deps, username=username, password=password, ip=ip)
     return create_token(deps, name=name, role=person.role, owner=person.username, kind="login")
 
 
