@@ -1,144 +1,194 @@
-"""The security suite's desk: the real server over HTTP (uvicorn on a free port in a thread) on
-SQLite and PostgreSQL (``database_url`` is parametrized by tests/conftest.py), the emulator as
-Stripe, signed-in people and the real CLI in another process."""
+"""The security suite's real server: ``disputedesk serve --emulator`` in another process, on a free
+port of 127.0.0.1, over SQLite or PostgreSQL, so attacks go over HTTP exactly as an attacker's
+would and the server's memory can be read from /proc/<pid>/status.
+
+``desk`` is one server per test module and database; tests make the users and tokens they need
+through ``desk.deps()`` (the same database, opened from the test process).
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
-from pydantic import SecretStr
 
 from disputedesk.config import Settings
-from disputedesk.emulator.testing import running_emulator
-from disputedesk.services import accounts
-from disputedesk.testing import ManualClock, run_server
-from disputedesk.web.app import create_app
+from disputedesk.testing import (
+    TEST_WEBHOOK_SECRET,
+    create_pg_database,
+    drop_pg_database,
+    postgres_admin_url,
+)
 from disputedesk.wiring import build_deps
 
 PASSWORD = "correct horse battery staple"
-THRESHOLD = "100.00 USD"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPUTEDESK_")}
+    env.update({"DISPUTEDESK_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmHWM (peak resident) and VmRSS of a process, in kB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmHWM", "VmRSS"):
+            out[name] = int(value.split()[0])
+    return out
+
+
+@dataclass
+class DeskServer:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+    data_dir: Path
+    database_url: str
+    _deps: list = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def memory(self) -> dict[str, int]:
+        return memory_kb(self.pid)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def deps(self):
+        """The desk's services over the server's database, from the test process."""
+        if not self._deps:
+            self._deps.append(build_deps(Settings(database_url=self.database_url,
+                                                  data_dir=self.data_dir), migrate=False))
+        return self._deps[0]
+
+    def stop(self) -> None:
+        for deps in self._deps:
+            deps.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_server(data_dir: Path, database_url: str | None, *args: str, **env: str) -> DeskServer:
+    """``serve --emulator`` on a free port, run in ``data_dir``; ``database_url`` None: the
+    default SQLite file in the data folder (``DISPUTEDESK_DATA_DIR`` in ``env``, or data_dir)."""
+    port = free_port()
+    log = data_dir / "serve.log"
+    if database_url is not None:
+        env["DISPUTEDESK_DATABASE_URL"] = database_url
+    env = {"DISPUTEDESK_WEBHOOK_SECRETS": TEST_WEBHOOK_SECRET, **env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "disputedesk.cli.main", "serve", "--emulator", "--port", str(port),
+         *args],
+        cwd=data_dir, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=clean_env(data_dir, **env))
+    folder = Path(env.get("DISPUTEDESK_DATA_DIR", data_dir))
+    server = DeskServer(url=f"http://127.0.0.1:{port}", proc=proc, log=log, data_dir=folder,
+                        database_url=database_url or f"sqlite:///{folder / 'disputedesk.db'}")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"serve ended early:\n{server.output()}")
+        if re.search(r"Uvicorn running", server.output()):
+            try:
+                if httpx.get(server.url + "/healthz", timeout=5).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    server.stop()
+    pytest.fail(f"serve did not start:\n{server.output()}")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_url(request, tmp_path_factory):
+    """A database URL for one module's server: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('desk') / 'disputedesk.db'}"
+        return
+    admin = postgres_admin_url()
+    if admin is None:
+        pytest.skip("DISPUTEDESK_TEST_DATABASE_URL is not set")
+    url = create_pg_database(admin, prefix="ddsec")
+    yield url
+    drop_pg_database(admin, url)
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    with running_emulator(seed=97) as server:
-        yield server
+def desk(backend_url, tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("serve"), backend_url)
+    yield server
+    server.stop()
 
 
-@pytest.fixture(autouse=True)
-def _cheap_argon2(monkeypatch):
-    """In this process only (the CLI subprocesses hash for real)."""
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
-
-
-def desk_settings(emulator, database_url, data_dir, **extra) -> Settings:
-    return Settings(database_url=database_url, data_dir=data_dir,
-                    stripe_api_key=SecretStr("sk_test_security"),
-                    stripe_api_base=emulator.base_url, stripe_rate_limit=1000, **extra)
-
-
-@pytest.fixture
-def desk(emulator, database_url, tmp_path):
-    """The dashboard/API process's desk; its environment says the threshold is 100.00 USD."""
-    deps = build_deps(desk_settings(emulator, database_url, tmp_path,
-                                    approval_threshold=THRESHOLD),
-                      clock=ManualClock(emulator.emulator.clock.now()), migrate=False)
-    yield deps
-    deps.close()
-
-
-@pytest.fixture
-def server(desk):
-    with run_server(create_app(desk)) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def person(desk, server):
-    """``person("alice", "approver")``: an HTTP client signed in to the dashboard as that user
-    (created with ``role`` when missing). Its JSON API calls carry the session's CSRF token."""
-    clients: list[httpx.Client] = []
-
-    def sign_in(username: str, role: str | None = None, *, password: str = PASSWORD) -> httpx.Client:
-        if role is not None and not any(u["username"] == username
-                                        for u in accounts.list_users(desk)):
-            accounts.create_user(desk, username=username, role=role, password=password)
-        client = httpx.Client(base_url=server, timeout=30, follow_redirects=False)
-        page = client.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
-        form = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": csrf})
-        assert form.status_code == 303, form.text
-        me = client.get("/api/v1/me")
-        assert me.status_code == 200, me.text
-        session = accounts.session_actor(desk, client.cookies["dd_session"])
-        client.headers["X-CSRF-Token"] = session[1]
-        clients.append(client)
-        return client
-
-    yield sign_in
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
-def bearer(server):
-    clients: list[httpx.Client] = []
-
-    def make(secret: str) -> httpx.Client:
-        client = httpx.Client(base_url=server, timeout=30,
-                              headers={"Authorization": f"Bearer {secret}"})
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def pay(emulator, amount: int, pm: str = "pm_card_visa") -> str:
-    intent = emulator.stripe_client().v1.payment_intents.create(params={
-        "amount": amount, "currency": "usd", "payment_method": pm, "confirm": True})
-    return intent.latest_charge
-
-
-@pytest.fixture
-def run_cli(emulator, database_url, tmp_path):
-    """The real CLI in another process: ``run_cli(*args, env={...}, input="...")``.
-
-    Its environment is clean of the test process's DISPUTEDESK_* variables; it has no terminal
-    (a new session), so a password prompt reads stdin."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DISPUTEDESK_")}
-    base.update({"DISPUTEDESK_DATABASE_URL": database_url,
-                 "DISPUTEDESK_DATA_DIR": str(tmp_path),
-                 "DISPUTEDESK_STRIPE_API_KEY": "sk_test_security_cli",
-                 "DISPUTEDESK_STRIPE_API_BASE": emulator.base_url,
-                 "DISPUTEDESK_STRIPE_RATE_LIMIT": "500",
-                 "DISPUTEDESK_TOKEN_FILE": str(tmp_path / "cli-token"),
-                 "COLUMNS": "200", "PYTHONPATH": os.pathsep.join(sys.path)})
-
-    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "disputedesk.cli.main", *args],
-                              env={**base, **(env or {})}, input=input, capture_output=True,
-                              text=True, timeout=timeout, start_new_session=True)
-
-    return run
-
-
-def wait_until(check, timeout: float = 20.0):
+def poll(check, timeout: float = 30):
+    """``check()`` until it returns something true, or its last answer after ``timeout``."""
     deadline = time.monotonic() + timeout
-    while True:
+    while time.monotonic() < deadline:
         value = check()
-        if value or time.monotonic() > deadline:
+        if value:
             return value
-        time.sleep(0.1)
+        time.sleep(0.2)
+    return check()
+
+
+def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
+    """Sign in through the real form (its CSRF cookie and field), as a browser does."""
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf})
+
+
+@pytest.fixture(scope="module")
+def admin_api(desk):
+    """An httpx client of the server's REST API holding an admin API token."""
+    from disputedesk.services import accounts
+
+    token = accounts.token_for_role(desk.deps(), "admin")
+    with httpx.Client(base_url=desk.url, timeout=60,
+                      headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+
+
+def emulator_dispute(server: DeskServer, api: httpx.Client, amount: int = 4200) -> dict:
+    """A dispute made in the server's own emulator (a card that always disputes), once the desk
+    has mirrored it from the emulator's webhooks: the inbox row of it."""
+    from disputedesk.emulator.testing import stripe_client
+
+    emulator_url = re.search(r"Stripe emulator at (http://127\.0\.0\.1:\d+)", server.output())[1]
+    intent = stripe_client(emulator_url).v1.payment_intents.create(params={
+        "amount": amount, "currency": "usd", "payment_method": "pm_card_createDispute",
+        "confirm": True})
+
+    def mirrored():
+        rows = api.get("/api/v1/disputes").json()["data"]
+        return next((d for d in rows if d.get("charge") == intent.latest_charge), None)
+
+    found = poll(mirrored)
+    assert found, "the emulator's dispute never reached the desk"
+    return found

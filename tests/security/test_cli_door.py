@@ -8,7 +8,18 @@ import os
 import stat
 
 import sqlalchemy as sa
-from conftest import PASSWORD, pay
+
+from identity_desk import (  # noqa: F401 - the fixtures this module uses
+    _cheap_argon2,
+    bearer,
+    desk,
+    emulator,
+    PASSWORD,
+    pay,
+    person,
+    run_cli,
+    server,
+)
 
 from disputedesk.services import accounts
 from disputedesk.store.refunds_tables import refund_requests

@@ -5,7 +5,17 @@ message that says why, and another person can still approve."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from conftest import pay
+
+from identity_desk import (  # noqa: F401 - the fixtures this module uses
+    _cheap_argon2,
+    bearer,
+    desk,
+    emulator,
+    pay,
+    person,
+    run_cli,
+    server,
+)
 
 from disputedesk.services import accounts, sync
 from disputedesk.store.refunds_tables import refund_requests

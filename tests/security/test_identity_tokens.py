@@ -5,7 +5,18 @@ the person and the door, and shown (REST and the dashboard's audit page)."""
 from __future__ import annotations
 
 import pytest
-from conftest import pay
+
+from identity_desk import (  # noqa: F401 - the fixtures this module uses
+    _cheap_argon2,
+    bearer,
+    desk,
+    emulator,
+    pay,
+    person,
+    run_cli,
+    server,
+    wait_until,
+)
 
 from disputedesk.errors import PermissionDenied
 from disputedesk.services import accounts
@@ -78,7 +89,6 @@ def test_hiding_user_and_token_changes_from_the_audit_log_is_not_possible(
 
 def test_a_bulk_file_run_in_the_background_losing_who_started_it_is_not_possible(
         desk, bearer, emulator):
-    from conftest import wait_until
     import sqlalchemy as sa
 
     from disputedesk.store.tables import audit_log

@@ -7,7 +7,17 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from conftest import pay
+
+from identity_desk import (  # noqa: F401 - the fixtures this module uses
+    _cheap_argon2,
+    bearer,
+    desk,
+    emulator,
+    pay,
+    person,
+    run_cli,
+    server,
+)
 
 from disputedesk.services import policy
 from disputedesk.store.refunds_tables import refund_requests
