@@ -6,6 +6,7 @@ Every field is documented in docs/configuration.md; a test fails when one is not
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -127,6 +128,13 @@ class Settings(BaseSettings):
     notify_slack_webhook_url: SecretStr | None = Field(
         None, description="Slack-compatible incoming webhook for reminders and alerts."
     )
+    notify_webhook_url: SecretStr | None = Field(
+        None, description="Generic webhook: reminders and alerts POSTed as JSON, signed with "
+                          "DISPUTEDESK_NOTIFY_WEBHOOK_SECRET (header Disputedesk-Signature).",
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key that signs the generic webhook's body.",
+    )
     smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP user name.")
@@ -156,6 +164,10 @@ class Settings(BaseSettings):
     )
     merchant_policy_shown_at: str | None = Field(
         None, description='Where customers see the policies before paying, e.g. "at checkout".'
+    )
+    merchant_policy_shown_since: date | None = Field(
+        None, description="Since when checkout shows the policies (YYYY-MM-DD); evidence states a "
+                          "policy only for payments made after this date.",
     )
 
     # --- automation ---

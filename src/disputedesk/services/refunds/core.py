@@ -119,7 +119,7 @@ def _actor(actor: str | None) -> str:
     name = (actor or "").strip()
     if not name:
         raise ValidationError("the desk must know who is acting", param="actor",
-                              hint="pass --actor NAME or set DISPUTEDESK_ACTOR")
+                              hint="sign in: `disputedesk login`, DISPUTEDESK_TOKEN or --actor NAME")
     return name
 
 
