@@ -3,6 +3,7 @@ files (upload, status, result download). Every route acts as the caller (audit l
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import threading
@@ -95,7 +96,9 @@ def _start(deps, job_id: str, actor: str) -> None:
         except Exception:  # the job stays 'running'; POST .../resume continues it
             log.exception("bulk job %s stopped", job_id)
 
-    threading.Thread(target=run, name=f"bulk-{job_id}", daemon=True).start()
+    # The request's context goes along, so the job's audit rows name the person and the door.
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name=f"bulk-{job_id}",
+                     daemon=True).start()
 
 
 @router.get("/refunds/bulk/{job_id}")
