@@ -124,16 +124,18 @@ class Settings(BaseSettings):
     )
     approval_threshold: str | None = Field(
         None,
-        description='Refunds above this need a second person, e.g. "100.00 USD"; '
-        "several comma-separated, one per currency.",
+        description='Seeds the stored approval threshold: refunds above it need a second person, '
+        'e.g. "100.00 USD"; several comma-separated, one per currency.',
     )
     approval_daily_limit: str | None = Field(
-        None, description='Refunds past this daily total per operator need approval, e.g. "500 USD".'
+        None, description='Seeds the stored daily limit: a person\'s refunds past this total in a '
+        'UTC day need approval, e.g. "500 USD".'
     )
 
     # --- disputes ---
     reminder_schedule: str = Field(
-        "7d,72h,24h,6h", description="When to remind before evidence is due (d, h, m units)."
+        "7d,72h,24h,6h",
+        description="Seeds the stored reminder schedule: when to remind before evidence is due."
     )
     notify_slack_webhook_url: SecretStr | None = Field(
         None, description="Slack-compatible incoming webhook for reminders and alerts."

@@ -120,10 +120,14 @@ def test_demo_seeds_a_year_mirrors_it_and_prints_a_working_login_link(tmp_path):
         proc.stop()
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """A command in another process with nothing but the data folder set, as a user's shell."""
+def _cli(tmp_path: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    """A command in another process with nothing but the data folder set, as a user's shell
+    (and, to move money, the person's token, as `disputedesk login` would store it)."""
+    env = _clean_env(tmp_path)
+    if token:
+        env["DISPUTEDESK_TOKEN"] = token
     return subprocess.run([sys.executable, "-m", "disputedesk.cli.main", *args], cwd=tmp_path,
-                          env=_clean_env(tmp_path), capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True, timeout=120)
 
 
 def _ok(result: subprocess.CompletedProcess) -> str:
@@ -147,7 +151,11 @@ def test_the_cli_beside_the_demo_is_the_same_desk_and_the_demo_keeps_its_data(tm
             charge = conn.execute(
                 "SELECT id FROM charges WHERE status = 'succeeded' AND currency = 'usd' AND NOT "
                 "disputed AND amount_refunded = 0 AND amount > 500 LIMIT 1").fetchone()[0]
-        refund = json.loads(_ok(_cli(tmp_path, "refund", charge, "--amount", "1.00 USD", "--json")))
+        from disputedesk.testing import cli_token
+
+        token = cli_token(f"sqlite:///{tmp_path / 'disputedesk.db'}", "tester", "agent")
+        refund = json.loads(_ok(_cli(tmp_path, "refund", charge, "--amount", "1.00 USD", "--json",
+                                     token=token)))
         assert refund["request"]["refund_id"].startswith("re_")
         assert "1 request(s)" in _ok(_cli(tmp_path, "refunds", "list"))
     finally:

@@ -162,6 +162,12 @@ def test_every_command_in_the_readme_runs_against_the_emulator(emulator, tmp_pat
 
     from disputedesk.cli.main import app
 
+    from disputedesk.testing import cli_token
+
+    # The reader signed in (`disputedesk login`): commands that change things act as a person.
+    (tmp_path / "data").mkdir()
+    env["DISPUTEDESK_TOKEN"] = cli_token(f"sqlite:///{tmp_path / 'data' / 'disputedesk.db'}",
+                                         "reader", "admin")
     runner = CliRunner()
     ran = 0
     for words in readme_commands():

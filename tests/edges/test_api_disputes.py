@@ -38,7 +38,7 @@ def desk(emulator, sqlite_url, tmp_path):
 
 @pytest.fixture
 def api(desk):
-    tokens = {role: accounts.create_token(desk, name=f"{role} token", role=role)[1]
+    tokens = {role: accounts.token_for_role(desk, role, name=f"{role} token")
               for role in ("viewer", "agent", "admin")}
     with run_server(create_app(desk)) as base_url:
         clients = {role: httpx.Client(base_url=f"{base_url}/api/v1", timeout=30,

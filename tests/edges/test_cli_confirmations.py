@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.errors import ValidationError
 from disputedesk.services.refunds.testing import pay
+from disputedesk.testing import cli_token
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,8 @@ def cli(sqlite_url, tmp_path, emulator):
     env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
            "DISPUTEDESK_STRIPE_API_KEY": "sk_test_cli",
            "DISPUTEDESK_STRIPE_API_BASE": emulator.base_url, "DISPUTEDESK_STRIPE_RATE_LIMIT": "500",
-           "DISPUTEDESK_ACTOR": "alice", "DISPUTEDESK_LOCALE": "en_US", "COLUMNS": "200"}
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "alice", "agent"),
+           "DISPUTEDESK_LOCALE": "en_US", "COLUMNS": "200"}
     runner = CliRunner()
     return lambda *args, input=None, **extra: runner.invoke(app, list(args), input=input,
                                                             env={**env, **extra})

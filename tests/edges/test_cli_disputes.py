@@ -12,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from disputedesk.cli.main import app, exit_code_for
+from disputedesk.testing import cli_token
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.errors import DisputeDeskError
 
@@ -27,7 +28,7 @@ def cli(emulator, sqlite_url, tmp_path):
     runner = CliRunner()
     env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
            "DISPUTEDESK_STRIPE_API_KEY": "sk_test_cli", "DISPUTEDESK_STRIPE_API_BASE": emulator.base_url,
-           "DISPUTEDESK_ACTOR": "ana"}
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "ana", "agent")}
 
     def invoke(*args, **kw):
         result = runner.invoke(app, [str(a) for a in args], env=env, **kw)

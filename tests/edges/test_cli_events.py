@@ -105,8 +105,10 @@ def test_a_replay_from_the_cli_is_audited_as_the_person(sqlite_url, tmp_path, de
 
     event = make_event("charge.dispute.created", make_dispute())
     store_events(deps, [event])
+    from disputedesk.testing import cli_token
+
     env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
-           "DISPUTEDESK_ACTOR": "dana"}
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "dana", "agent")}
     assert CliRunner().invoke(app, ["events", "replay", event["id"]], env=env).exit_code == 0
     with deps.store.read() as conn:
         actors = [r.actor for r in conn.execute(

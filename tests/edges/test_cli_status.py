@@ -79,7 +79,11 @@ def test_a_test_message_per_channel_and_the_last_delivery_in_status(tmp_path, mo
         monkeypatch.setenv("DISPUTEDESK_DATA_DIR", str(tmp_path))
         monkeypatch.setenv("DISPUTEDESK_NOTIFY_SLACK_WEBHOOK_URL",
                            f"http://127.0.0.1:{server.server_port}/hook")
-        monkeypatch.setenv("DISPUTEDESK_ACTOR", "dana")
+        from disputedesk.config import Settings
+        from disputedesk.testing import cli_token
+
+        monkeypatch.setenv("DISPUTEDESK_TOKEN", cli_token(
+            Settings().effective_database_url, "dana", "admin"))
         sent = CliRunner().invoke(app, ["notify", "test"])
         assert sent.exit_code == 0, sent.output
         assert "log: delivered" in sent.output and "slack: delivered" in sent.output

@@ -248,7 +248,17 @@ def test_a_packet_that_cannot_fit_is_refused_naming_what_does_not_fit(emulator, 
         pdf.add_page()
         pdf.set_font("Helvetica", size=12)
         pdf.cell(0, 10, f"Terms page {n}")
-    svc.attach(desk, dispute["id"], "refund_policy", "terms.pdf", bytes(pdf.output()), actor="ana")
+    # More pages than Stripe takes for a whole dispute: refused at upload, before the build.
+    with pytest.raises(ValidationError, match="'terms.pdf' has 60 pages"):
+        svc.attach(desk, dispute["id"], "refund_policy", "terms.pdf", bytes(pdf.output()),
+                   actor="ana")
+    pdf = FPDF()
+    for n in range(30):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=12)
+        pdf.cell(0, 10, f"Terms page {n}")
+    for field in ("refund_policy", "cancellation_policy"):  # 60 pages in all
+        svc.attach(desk, dispute["id"], field, f"{field}.pdf", bytes(pdf.output()), actor="ana")
     with pytest.raises(PacketTooLarge) as info:
         svc.build(desk, dispute["id"], actor="ana")
     assert "pages" in str(info.value) and "refund_policy" in str(info.value)

@@ -157,7 +157,7 @@ def test_the_inbox_first_row_needs_a_response_in_the_cli_the_api_and_the_dashboa
     assert rows.index(review[0]) == len(rows) - len(review)  # all needing a response come first
 
     # REST over HTTP.
-    _, token = accounts.create_token(desk, name="viewer", role="viewer")
+    token = accounts.token_for_role(desk, "viewer", name="viewer")
     with run_server(create_app(desk)) as base_url:
         got = httpx.get(f"{base_url}/api/v1/disputes", params={"limit": 200},
                         headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["data"]

@@ -1,8 +1,8 @@
 """``disputedesk disputes list|show|evidence|attach|build|stage|submit|accept|fetch|remind|outcomes``.
 
 A thin edge over ``disputedesk.services.disputes``: every command builds the desk's deps, calls one
-service function and renders the result with Rich (or ``--json``). The operator is ``--actor`` /
-``DISPUTEDESK_ACTOR`` / the OS user name, recorded in the audit log.
+service function and renders the result with Rich (or ``--json``). The operator of a command that
+changes anything is a proven desk user (cli/_common.py), recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def evidence_cmd(
     """Show the evidence (composed now), or change fields by hand with --set / --clear."""
     from disputedesk.services import disputes as svc
 
-    who = actor_name(actor)
+    who = actor_name(actor, "disputes.write")
     deps = _deps()
     try:
         if product_type:
@@ -187,7 +187,7 @@ def attach_cmd(
     """Attach PDF/PNG/JPEG documents to a file field (several are merged into one PDF)."""
     from disputedesk.services import disputes as svc
 
-    who = actor_name(actor)
+    who = actor_name(actor, "disputes.write")
     deps = _deps()
     try:
         for path in files:
@@ -214,7 +214,8 @@ def build_cmd(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True,
                       disable=as_json) as progress:
             progress.add_task(f"building the evidence of {dispute_id}", total=None)
-            result = svc.build(deps, dispute_id, actor=actor_name(actor), product_type=product_type)
+            result = svc.build(deps, dispute_id, actor=actor_name(actor, "disputes.write"),
+                               product_type=product_type)
     finally:
         deps.close()
     if as_json:
@@ -241,7 +242,7 @@ def stage_cmd(dispute_id: str = typer.Argument(...), actor: str = ACTOR, note: s
 
     deps = _deps()
     try:
-        sub = svc.stage(deps, dispute_id, actor=actor_name(actor), note=note)
+        sub = svc.stage(deps, dispute_id, actor=actor_name(actor, "disputes.write"), note=note)
     finally:
         deps.close()
     typer.echo(f"staged on Stripe: {', '.join(sorted(sub.params['evidence']))} "
@@ -257,9 +258,10 @@ def submit_cmd(
     """Preview exactly what will be sent, then submit it once (Stripe takes one submission)."""
     from disputedesk.services import disputes as svc
 
+    who = actor_name(actor, "disputes.submit")
     deps = _deps()
     try:
-        pv = svc.preview(deps, dispute_id, actor=actor_name(actor))
+        pv = svc.preview(deps, dispute_id, actor=who)
         typer.echo(json.dumps(pv.params, indent=2))
         for warning in pv.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -272,7 +274,7 @@ def submit_cmd(
         elif not typer.confirm(f"{sentence} Go ahead?", default=False):
             typer.echo("Nothing was submitted.")
             raise typer.Exit(1)
-        sub = svc.submit(deps, dispute_id, actor=actor_name(actor), note=note,
+        sub = svc.submit(deps, dispute_id, actor=who, note=note,
                          expected_digest=pv.digest)
     finally:
         deps.close()
@@ -300,7 +302,8 @@ def accept_cmd(
                 raise typer.Exit(1)
         elif yes:
             typer.echo(sentence)
-        sub = svc.accept(deps, dispute_id, actor=actor_name(actor), confirm=yes, note=note)
+        sub = svc.accept(deps, dispute_id, actor=actor_name(actor, "disputes.accept"),
+                         confirm=yes, note=note)
     finally:
         deps.close()
     typer.echo(f"accepted: dispute {dispute_id} is now {sub.dispute_status}")
@@ -440,7 +443,7 @@ def templates_set(
     deps = _deps()
     try:
         disputes.set_text_template(deps, name, file.read_text(encoding="utf-8"),
-                                   actor=actor_name(actor))
+                                   actor=actor_name(actor, "disputes.write"))
         typer.echo(f"template {name} updated; disputes composed from now on use it")
     finally:
         deps.close()
@@ -453,7 +456,7 @@ def templates_reset(name: str = typer.Argument(...), actor: str = ACTOR) -> None
 
     deps = _deps()
     try:
-        disputes.reset_text_template(deps, name, actor=actor_name(actor))
+        disputes.reset_text_template(deps, name, actor=actor_name(actor, "disputes.write"))
         typer.echo(f"template {name} is the default again")
     finally:
         deps.close()

@@ -84,7 +84,7 @@ def replay_cmd(
 
     deps = _deps()
     try:
-        count = replay(deps.store, deps.clock, actor=actor_name(actor), event_id=event_id, type=type,
+        count = replay(deps.store, deps.clock, actor=actor_name(actor, "events.replay"), event_id=event_id, type=type,
                        failed=failed)
     finally:
         deps.close()

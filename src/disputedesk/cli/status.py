@@ -102,7 +102,7 @@ def notify_test(channel: str = typer.Option(None, "--channel",
 
     deps = open_deps()
     try:
-        outcome = test_send(deps, actor=actor_name(actor), channel=channel)
+        outcome = test_send(deps, actor=actor_name(actor, "settings.manage"), channel=channel)
     finally:
         deps.close()
     for name, error in outcome.items():

@@ -65,7 +65,6 @@ from disputedesk.services.disputes.tracking import (
 def install(deps) -> None:
     from disputedesk.services.disputes import reminders, tracking
 
-    reminders.offsets(deps.settings)  # a bad schedule fails at start-up, not in the worker
     deps.event_listeners.on_batch(list(DISPUTE_EVENTS), tracking.make_listener(deps.settings))
     deps.jobs.register(reminders.JOB, reminders.reminder_job, max_attempts=3)
     deps.jobs.every(reminders.JOB, reminders.JOB_INTERVAL_SECONDS)

@@ -1,7 +1,7 @@
 """Reminders before ``evidence_details.due_by``: planned per dispute, each sent at most once.
 
 Planning (in the event's transaction): for a dispute that needs a response, one row per offset of
-``settings.reminder_schedule`` (default 7d, 72h, 24h, 6h) keyed by (dispute, due_by, offset) —
+the desk setting ``reminder_schedule`` (default 7d, 72h, 24h, 6h) keyed by (dispute, due_by, offset) —
 unique, so replays and restarts never add a second. A new deadline (an inquiry escalated to a
 chargeback) supersedes the old rows; a dispute answered (submitted) or closed cancels them.
 
@@ -71,8 +71,11 @@ def delivery(deps) -> dict[str, Any]:
             "why": "" if names else NO_CHANNEL}
 
 
-def offsets(settings) -> list[int]:
-    return parse_schedule(settings.reminder_schedule)
+def offsets(conn: Connection, settings=None) -> list[int]:
+    """The schedule as stored now (desk setting ``reminder_schedule``; the variable seeds it)."""
+    from disputedesk.services import policy
+
+    return policy.reminder_offsets_in(conn, settings)
 
 
 def plan(conn: Connection, dispute: dict, now: float, schedule: list[int],

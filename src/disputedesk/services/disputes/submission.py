@@ -244,7 +244,7 @@ def _finish(deps, sub: Submission, result: dict | None, error: Exception | None,
             work = sync_work(conn, dispute, now, **extra)
             from disputedesk.services.disputes import outcomes, reminders
 
-            reminders.plan(conn, dispute, now, reminders.offsets(deps.settings), work)
+            reminders.plan(conn, dispute, now, reminders.offsets(conn, deps.settings), work)
             outcomes.record(conn, dispute, now)
             audit.append(conn, at=now, actor=_actor_of(conn, sub.id), action=f"disputes.{action}",
                          object_type="dispute", object_id=sub.dispute_id, note=note,

@@ -31,7 +31,6 @@ from disputedesk.web.pages.common import (
 )
 
 router = APIRouter(include_in_schema=False)
-MAX_UPLOAD = 10_000_000  # a single document; Stripe's own limit per file is 5 MB
 PRODUCT_TYPES = ("physical_goods", "digital_goods", "services")
 
 
@@ -192,10 +191,11 @@ async def _in_thread(fn, *args: Any, **kwargs: Any):
 @router.post("/disputes/{dispute_id}/files")
 def upload(dispute_id: str, field: str = Form(...), file: UploadFile = File(...),
            ctx: PageContext = Depends(page("disputes.write"))) -> Response:
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
+    cap = ctx.deps.settings.max_upload_bytes
+    data = file.file.read(cap + 1)
+    if len(data) > cap:
         return redirect(_back(dispute_id, "#files"), kind="error",
-                        flash=f"The file is over {limits.size_text(MAX_UPLOAD)}; Stripe takes at most "
+                        flash=f"The file is over {limits.size_text(cap)}; Stripe takes at most "
                               f"{limits.size_text(limits.FILE_MAX_BYTES)} per file.")
     if not data:
         return redirect(_back(dispute_id, "#files"), flash="Choose a file to upload.",

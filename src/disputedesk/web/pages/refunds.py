@@ -19,6 +19,7 @@ from disputedesk.services import refunds as svc
 from disputedesk.services.refunds import bulk as bulk_svc
 from disputedesk.store.refunds_tables import bulk_jobs
 from disputedesk.web.auth import require_person
+from disputedesk.web.body_limits import size_text
 from disputedesk.web.pages.common import (
     FormState,
     PageContext,
@@ -32,7 +33,6 @@ from disputedesk.web.pages.common import (
 
 log = logging.getLogger("disputedesk.web.pages.refunds")
 router = APIRouter(include_in_schema=False)
-MAX_BULK_BYTES = 10_000_000
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")
 STATUSES = tuple(s.value for s in RequestState)
 
@@ -200,10 +200,11 @@ def bulk_upload(file: UploadFile = File(...), allow_repeat: bool = Form(False),
                 ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
     """Upload: the file is checked and recorded, nothing is refunded; the job's page shows each
     row's outcome and the totals, and waits for an explicit confirm."""
-    data = file.file.read(MAX_BULK_BYTES + 1)
-    if len(data) > MAX_BULK_BYTES:
+    cap = ctx.deps.settings.max_upload_bytes
+    data = file.file.read(cap + 1)
+    if len(data) > cap:
         return redirect("/refunds/bulk", form=FormState(BULK_FORM, {
-            "file": "The file is over 10 MB: split it into smaller files."}))
+            "file": f"The file is over {size_text(cap)}: split it into smaller files."}))
     try:
         job_id = bulk_svc.prepare_job(ctx.deps, data, actor=ctx.actor.username,
                                       filename=(file.filename or "bulk.csv")[:200],
