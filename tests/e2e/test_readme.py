@@ -165,9 +165,27 @@ def test_every_command_in_the_readme_runs_against_the_emulator(emulator, tmp_pat
     from disputedesk.testing import cli_token
 
     # The reader signed in (`disputedesk login`): commands that change things act as a person.
+    from disputedesk.store import make_engine, migrate
+
     (tmp_path / "data").mkdir()
-    env["DISPUTEDESK_TOKEN"] = cli_token(f"sqlite:///{tmp_path / 'data' / 'disputedesk.db'}",
-                                         "reader", "admin")
+    url = f"sqlite:///{tmp_path / 'data' / 'disputedesk.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    from disputedesk.config import Settings
+    from disputedesk.services import accounts
+    from disputedesk.wiring import build_deps
+
+    password = "a long readme passphrase 42"
+    desk = build_deps(Settings(database_url=url), gateway_factory=None, migrate=False)
+    try:
+        accounts.create_user(desk, username="reader", role="admin", password=password,
+                             actor="test")
+    finally:
+        desk.close()
+    env["DISPUTEDESK_TOKEN"] = cli_token(url, "reader", "admin")
+    env["DISPUTEDESK_TOKEN_FILE"] = str(tmp_path / "token")  # `login` stores it here
+    answers = {"login": f"reader\n{password}\n"}  # what the reader types at the prompts
     runner = CliRunner()
     ran = 0
     for words in readme_commands():
@@ -180,7 +198,8 @@ def test_every_command_in_the_readme_runs_against_the_emulator(emulator, tmp_pat
             # In this process (as click's and datasette's doc tests do): the same app, the
             # same parsing; a process per command would only add seconds of start-up.
             with _cwd(tmp_path):
-                done = runner.invoke(app, words[1:], env=env, input="y\n")
+                done = runner.invoke(app, words[1:], env=env,
+                                     input=answers.get(words[1], "y\n"))
             assert done.exit_code == 0 and done.exception is None, (
                 f"`{shlex.join(words)}` exited {done.exit_code}: {done.exception!r}\n"
                 f"{done.output}")

@@ -21,7 +21,10 @@ from tests.contract.helpers import store_events
 @pytest.fixture
 def cli(sqlite_url, tmp_path):
     runner = CliRunner()
-    env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path)}
+    from disputedesk.testing import cli_token
+
+    env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "ops", "agent")}
     return lambda *args: runner.invoke(app, list(args), env=env)
 
 

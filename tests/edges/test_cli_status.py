@@ -82,8 +82,13 @@ def test_a_test_message_per_channel_and_the_last_delivery_in_status(tmp_path, mo
         from disputedesk.config import Settings
         from disputedesk.testing import cli_token
 
-        monkeypatch.setenv("DISPUTEDESK_TOKEN", cli_token(
-            Settings().effective_database_url, "dana", "admin"))
+        from disputedesk.store import make_engine, migrate
+
+        url = Settings().effective_database_url
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        monkeypatch.setenv("DISPUTEDESK_TOKEN", cli_token(url, "dana", "admin"))
         sent = CliRunner().invoke(app, ["notify", "test"])
         assert sent.exit_code == 0, sent.output
         assert "log: delivered" in sent.output and "slack: delivered" in sent.output
