@@ -74,12 +74,12 @@ def closed_disputes(deps, flt: ClosedFilter, *, since: str | None = None,
     return out
 
 
-def rebuild(deps) -> dict[str, int]:
-    return upkeep.rebuild(deps)
+def rebuild(deps, progress=None) -> dict[str, int]:
+    return upkeep.rebuild(deps, progress=progress)
 
 
-def catch_up(deps) -> dict[str, int]:
-    return upkeep.catch_up(deps)
+def catch_up(deps, progress=None) -> dict[str, int]:
+    return upkeep.catch_up(deps, progress=progress)
 
 
 def install(deps) -> None:

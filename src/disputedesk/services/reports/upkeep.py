@@ -89,17 +89,18 @@ def make_listener(settings):
     return on_batch
 
 
-def rebuild(deps) -> dict[str, int]:
+def rebuild(deps, progress=None) -> dict[str, int]:
     """Drop every fact and build them again from the mirror (in the current report zone)."""
     with deps.store.write() as conn:
         for table in FACT_TABLES:
             conn.execute(table.delete())
         write_state(conn, zone=deps.settings.report_zone, watermark="0")
-    return catch_up(deps)
+    return catch_up(deps, progress=progress)
 
 
-def catch_up(deps) -> dict[str, int]:
-    """Refresh the facts of everything changed since the last run; returns counts per type."""
+def catch_up(deps, progress=None) -> dict[str, int]:
+    """Refresh the facts of everything changed since the last run; returns counts per type.
+    ``progress(object_type, count so far)`` is called after each chunk."""
     zone_name = deps.settings.report_zone
     with deps.store.read() as conn:
         state = read_state(conn)
@@ -107,13 +108,13 @@ def catch_up(deps) -> dict[str, int]:
         if state.get("zone"):
             log.info("report zone changed from %s to %s: rebuilding the report facts",
                      state.get("zone"), zone_name)
-        return rebuild(deps)
+        return rebuild(deps, progress=progress)
     zone = ZoneInfo(zone_name)
     started = deps.clock.now()
     since = float(state.get("watermark") or 0) - MARGIN_SECONDS
     done: dict[str, int] = {}
     for object_type, table in MIRRORED:
-        done[object_type] = _scan(deps, object_type, table, since, zone)
+        done[object_type] = _scan(deps, object_type, table, since, zone, progress)
     # desk records that change a fact with no Stripe event
     with deps.store.read() as conn:
         dispute_ids = set(conn.execute(sa.select(dispute_work.c.dispute_id)
@@ -131,7 +132,8 @@ def catch_up(deps) -> dict[str, int]:
     return done
 
 
-def _scan(deps, object_type: str, table: sa.Table, since: float, zone: ZoneInfo) -> int:
+def _scan(deps, object_type: str, table: sa.Table, since: float, zone: ZoneInfo,
+          progress=None) -> int:
     after: tuple[float, str] | None = None
     total = 0
     while True:
@@ -148,6 +150,8 @@ def _scan(deps, object_type: str, table: sa.Table, since: float, zone: ZoneInfo)
             rows = [dict(r) for r in conn.execute(query).mappings()]
             facts.refresh_rows(conn, object_type, rows, zone)
         total += len(rows)
+        if progress is not None:
+            progress(object_type, total)
         if len(rows) < SCAN_CHUNK:
             return total
         after = (rows[-1]["mirrored_at"], rows[-1]["id"])
