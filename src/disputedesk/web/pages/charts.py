@@ -60,6 +60,7 @@ def stacked_bars(title: str, labels: list[str], series: list[tuple[str, str, lis
     """One bar per label, stacked from ``series`` [(name, color key, values)]."""
     totals = [sum(s[2][i] for s in series) for i in range(len(labels))]
     top = _nice(max(totals or [0]))
+    top = -(-top // 4) * 4  # whole numbers on the four grid lines
     plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
     slot = plot_w / max(len(labels), 1)
     body = _axis(top, lambda v: f"{v:,.0f}")

@@ -28,19 +28,24 @@ def _report(ctx: PageContext, kind: str, since, until, account):
         raise PageError(400, error_text(exc)) from None
 
 
+def _chart(draw, title: str, *args) -> tuple[str, object]:
+    """(caption, svg): the chart's title shown above it as well as inside it."""
+    return title, draw(title, *args)
+
+
 def _dispute_charts(report) -> list:
     monthly = report.table("monthly").rows
     labels = [r["month"] for r in monthly]
-    out = [charts.stacked_bars("Disputes by month and outcome", labels, [
+    out = [_chart(charts.stacked_bars, "Disputes by month and outcome", labels, [
         ("won", "won", [r["won"] for r in monthly]),
         ("lost", "lost", [r["lost"] for r in monthly]),
         ("accepted or unanswered", "accepted", [r["accepted"] + r["unanswered"] for r in monthly]),
         ("open", "open", [r["open"] for r in monthly])])]
     reasons = report.table("by_reason").rows
-    out.append(charts.hbars("Win rate by reason", [
+    out.append(_chart(charts.hbars, "Win rate by reason", [
         (r["key"], r["win_rate"], "no decided disputes" if r["win_rate"] is None
          else f"{r['win_rate'] * 100:.0f}% of {r['won'] + r['lost']} decided") for r in reasons]))
-    out.append(charts.money_pairs("Money won back and lost, per currency", [
+    out.append(_chart(charts.money_pairs, "Money won back and lost, per currency", [
         (r["currency"], r["won_back"], format_money(r["won_back"], r["currency"]),
          r["lost_amount"], format_money(r["lost_amount"], r["currency"]))
         for r in report.table("money").rows]))
@@ -50,10 +55,10 @@ def _dispute_charts(report) -> list:
 def _monitoring_charts(report) -> list:
     vamp, ecm = report.table("vamp").rows, report.table("ecm").rows
     return [
-        charts.ratio_lines("Visa VAMP ratio by month", [r["month"] for r in vamp],
+        _chart(charts.ratio_lines, "Visa VAMP ratio by month", [r["month"] for r in vamp],
                            [r["ratio"] for r in vamp], float(VAMP_EXCESSIVE.ratio),
                            "excessive"),
-        charts.ratio_lines("Mastercard ECP ratio by month", [r["month"] for r in ecm],
+        _chart(charts.ratio_lines, "Mastercard ECP ratio by month", [r["month"] for r in ecm],
                            [r["ratio"] for r in ecm], float(ECM.ratio), "ECM"),
     ]
 
