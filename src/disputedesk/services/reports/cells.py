@@ -19,15 +19,13 @@ def where_period(table: sa.Table, period: Period, account: str | None) -> list:
 
 
 def read_cells(conn: Connection, table: sa.Table, measures: tuple[str, ...], period: Period,
-               account: str | None, *, by_account: bool = False) -> list[dict[str, Any]]:
-    """The cells of the period, summed over accounts unless ``by_account``."""
-    keys = [table.c.month, table.c.dim, table.c.key, table.c.currency]
-    if by_account:
-        keys.insert(0, table.c.account)
+               account: str | None) -> list[dict[str, Any]]:
+    """The cells of the period, one row per account, month, dim, key and currency."""
+    keys = [table.c.account, table.c.month, table.c.dim, table.c.key, table.c.currency]
     query = (sa.select(*keys, *[sa.func.sum(table.c[m]).label(m) for m in measures])
              .where(*where_period(table, period, account)).group_by(*keys))
-    return [{k: (int(v) if k in measures else v) for k, v in row.items()}
-            for row in conn.execute(query).mappings()]
+    names = [k.name for k in keys] + list(measures)
+    return [dict(zip(names, row)) for row in conn.execute(query)]
 
 
 def total(rows: list[dict], measures: tuple[str, ...], key) -> dict[Any, dict[str, int]]:
@@ -36,5 +34,5 @@ def total(rows: list[dict], measures: tuple[str, ...], key) -> dict[Any, dict[st
     for row in rows:
         acc = out[key(row)]
         for m in measures:
-            acc[m] += row[m]
+            acc[m] += int(row[m])
     return out

@@ -67,9 +67,9 @@ def build(conn, period: Period, account: str | None, zone: str) -> Report:
     monthly = [{"month": label(m), **_outcomes(by_month.get(m, zero)),
                 **{c.key: by_month.get(m, zero)[c.key] for c in INQUIRY_COLUMNS}}
                for m in period.months]
-    money_monthly = [{"month": label(r["month"]), "currency": r["currency"],
-                      **{k: r[k] for k in MONEY}}
-                     for r in sorted(alls, key=lambda r: (r["month"], r["currency"]))]
+    money_monthly = [{"month": label(m), "currency": cur, **{k: v[k] for k in MONEY}}
+                     for (m, cur), v in sorted(cells.total(
+                         alls, DISPUTE_MEASURES, lambda r: (r["month"], r["currency"])).items())]
     by_currency = cells.total(alls, DISPUTE_MEASURES, lambda r: r["currency"])
     money_total = [{"currency": cur, **{k: m[k] for k in MONEY}}
                    for cur, m in sorted(by_currency.items())]
@@ -127,10 +127,7 @@ def build(conn, period: Period, account: str | None, zone: str) -> Report:
         note="Submissions the desk made (their time is known); evidence submitted elsewhere "
              "counts as contested but has no submission time."))
     if account is None:
-        per = cells.read_cells(conn, report_dispute_cells, DISPUTE_MEASURES, period, None,
-                               by_account=True)
-        accounts = cells.total([r for r in per if r["dim"] == "all"], DISPUTE_MEASURES,
-                               lambda r: r["account"])
+        accounts = cells.total(alls, DISPUTE_MEASURES, lambda r: r["account"])
         if len(accounts) > 1:
             tables.append(Table("by_account", "By account",
                                 [C("key", "Account", "text"), *OUTCOME_COLUMNS],

@@ -279,7 +279,7 @@ def apply_cells(conn: Connection, table: sa.Table, measures: tuple[str, ...],
 
 # --- loading ------------------------------------------------------------------------------------
 
-def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
+def chunks(ids: Iterable[str]) -> Iterable[list[str]]:
     ids = sorted(set(i for i in ids if i))
     for start in range(0, len(ids), CHUNK):
         yield ids[start:start + CHUNK]
@@ -288,7 +288,7 @@ def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
 def _rows_by_id(conn: Connection, table: sa.Table, key: sa.Column, ids: Iterable[str],
                 *columns: sa.Column) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query = sa.select(*(columns or (table,))).where(key.in_(chunk))
         for row in conn.execute(query).mappings():
             out[row[key.name]] = dict(row)
@@ -315,21 +315,20 @@ def upsert_many(conn: Connection, table: sa.Table, keys: list[str], rows: list[d
 
 # --- refreshing ---------------------------------------------------------------------------------
 
-def refresh_rows(conn: Connection, object_type: str, rows: list[dict], zone: ZoneInfo) -> None:
-    """Recompute the facts of mirrored objects (rows as ``load_mirror`` returns them)."""
+def refresh_rows(conn: Connection, object_type: str, rows: list[dict], zone: ZoneInfo, *,
+                 cascade: bool = True) -> None:
+    """Recompute the facts of mirrored objects (rows as ``load_mirror`` returns them).
+
+    ``cascade``: also the early fraud warnings on the charges touched (refunded, disputed and
+    the network are read from them); a full rebuild reads every warning last and skips it."""
     if not rows:
         return
-    if object_type == "charge":
-        _refresh_charges(conn, rows, zone)
-        refresh_efws_of_charges(conn, [r["id"] for r in rows], zone)
-    elif object_type == "dispute":
-        _refresh_disputes(conn, rows, zone)
-        refresh_efws_of_charges(conn, [_charge_id(r["data"]) for r in rows], zone)
-    elif object_type == "refund":
-        _refresh_refunds(conn, rows, zone)
-        refresh_efws_of_charges(conn, [_charge_id(r["data"]) for r in rows], zone)
-    elif object_type == "radar.early_fraud_warning":
-        _refresh_efws(conn, rows, zone)
+    handlers = {"charge": _refresh_charges, "dispute": _refresh_disputes,
+                "refund": _refresh_refunds, "radar.early_fraud_warning": _refresh_efws}
+    handlers[object_type](conn, rows, zone)
+    if cascade and object_type != "radar.early_fraud_warning":
+        charge_ids = [r["id"] if object_type == "charge" else _charge_id(r["data"]) for r in rows]
+        refresh_efws_of_charges(conn, charge_ids, zone)
 
 
 def refresh_ids(conn: Connection, ids_by_type: dict[str, set[str]], zone: ZoneInfo) -> None:
@@ -384,7 +383,7 @@ def _refresh_disputes(conn: Connection, rows: list[dict], zone: ZoneInfo) -> Non
     repo.lock_objects(conn, [("dispute", i) for i in ids])  # one delta per dispute at a time
     previous = _rows_by_id(conn, report_disputes, report_disputes.c.dispute_id, ids)
     rules: dict[str, str] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for target, rule in conn.execute(
                 sa.select(rule_actions.c.target, rule_actions.c.rule)
                 .where(rule_actions.c.target.in_(chunk),
@@ -435,7 +434,7 @@ def _refresh_refunds(conn: Connection, rows: list[dict], zone: ZoneInfo) -> None
 def refresh_efws_of_charges(conn: Connection, charge_ids: Iterable[str | None],
                             zone: ZoneInfo) -> None:
     ids: set[str] = set()
-    for chunk in _chunks(c for c in charge_ids if c):
+    for chunk in chunks(c for c in charge_ids if c):
         ids.update(conn.execute(sa.select(mirror_efws.c.id)
                                 .where(mirror_efws.c.charge.in_(chunk))).scalars())
     if ids:
@@ -447,7 +446,7 @@ def _refresh_efws(conn: Connection, rows: list[dict], zone: ZoneInfo) -> None:
     charges = {r["id"]: r["data"] for r in load_mirror(conn, mirror_charges, charge_ids)}
     refunded: set[str] = set()
     disputed: set[str] = set()
-    for chunk in _chunks(c for c in charge_ids if c):
+    for chunk in chunks(c for c in charge_ids if c):
         refunded.update(conn.execute(
             sa.select(mirror_refunds.c.charge).where(mirror_refunds.c.charge.in_(chunk),
                                                      mirror_refunds.c.status == "succeeded")

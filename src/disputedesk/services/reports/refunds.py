@@ -101,10 +101,7 @@ def build(conn, period: Period, account: str | None, zone: str) -> Report:
               note="A refunded warning whose charge has no dispute is a dispute avoided."),
     ]
     if account is None:
-        per = cells.read_cells(conn, report_refund_cells, REFUND_MEASURES, period, None,
-                               by_account=True)
-        accounts = cells.total([r for r in per if r["dim"] == "all"], REFUND_MEASURES,
-                               lambda r: (r["account"], r["currency"]))
+        accounts = cells.total(alls, REFUND_MEASURES, lambda r: (r["account"], r["currency"]))
         if len({a for a, _ in accounts}) > 1:
             tables.append(Table("by_account", "By account", [C("key", "Account", "text"), *AMOUNTS],
                                 [{"key": account_label(a), "currency": cur, **m}

@@ -126,8 +126,13 @@ def catch_up(deps, progress=None) -> dict[str, int]:
         refund_ids = set(conn.execute(sa.select(refund_requests.c.refund_id)
                                       .where(refund_requests.c.updated >= since,
                                              refund_requests.c.refund_id.is_not(None))).scalars())
+    # one object type per transaction: each takes its locks in one sorted statement, as the
+    # worker's batches do, so the two can never wait on each other in a cycle
+    for object_type, ids in (("dispute", dispute_ids), ("refund", refund_ids)):
+        for chunk in facts.chunks(ids):
+            with deps.store.write() as conn:
+                facts.refresh_ids(conn, {object_type: set(chunk)}, zone)
     with deps.store.write() as conn:
-        facts.refresh_ids(conn, {"dispute": dispute_ids, "refund": refund_ids}, zone)
         write_state(conn, watermark=repr(started))
     return done
 
@@ -148,7 +153,7 @@ def _scan(deps, object_type: str, table: sa.Table, since: float, zone: ZoneInfo,
         query = query.order_by(table.c.mirrored_at, table.c.id).limit(SCAN_CHUNK)
         with deps.store.write() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
-            facts.refresh_rows(conn, object_type, rows, zone)
+            facts.refresh_rows(conn, object_type, rows, zone, cascade=since > 0)
         total += len(rows)
         if progress is not None:
             progress(object_type, total)
