@@ -170,6 +170,13 @@ def test_each_connected_account_and_the_platform_alone(rdeps, history):
     assert platform.account == "platform"
     whole = reports.report(rdeps, "disputes")
     assert [r["key"] for r in _rows(whole, "by_account")] == ["platform", CONNECTED]
+    # monitoring per account for the last month of the period: each is its own merchant
+    per = {r["key"]: r for r in _rows(reports.report(rdeps, "monitoring"), "by_account")}
+    for key, acct in (("platform", ""), (CONNECTED, CONNECTED)):
+        want = expected(history, MONTHS, acct)
+        assert per[key]["vamp_counted"] == want["vamp"][MONTHS[-1]]["counted"]
+        assert per[key]["chargebacks"] == want["ecm"][MONTHS[-1]]["chargebacks"]
+        assert per[key]["ecp_status"] == want["ecm"][MONTHS[-1]]["status"]
 
 
 def _deliver(rdeps, events):

@@ -84,32 +84,40 @@ def _headroom(count: int, sales: int, lines: tuple[Line, ...], what: str) -> str
     return f"in {lines[0].name}"
 
 
-def _sales(conn, months: list[int], account: str | None) -> dict[tuple[int, str], int]:
+def _sales(conn, months: list[int], account: str | None) -> dict[tuple[str, int, str], int]:
     t = report_sales.c
     conds = [t.month >= min(months), t.month <= max(months)]
     if account is not None:
         conds.append(t.account == account)
-    query = sa.select(t.month, t.network, sa.func.sum(t.sales)).where(*conds).group_by(
-        t.month, t.network)
-    return {(m, n): int(s) for m, n, s in conn.execute(query)}
+    query = sa.select(t.account, t.month, t.network, sa.func.sum(t.sales)).where(
+        *conds).group_by(t.account, t.month, t.network)
+    return {(a, m, n): int(s) for a, m, n, s in conn.execute(query)}
 
 
-def _efws(conn, period: Period, account: str | None) -> dict[tuple[int, str], int]:
+def _efws(conn, period: Period, account: str | None) -> dict[tuple[str, int, str], int]:
     t = report_efws.c
-    query = (sa.select(t.month, t.network, sa.func.count())
+    query = (sa.select(t.account, t.month, t.network, sa.func.count())
              .where(*cells.where_period(report_efws, period, account))
-             .group_by(t.month, t.network))
-    return {(m, n): int(c) for m, n, c in conn.execute(query)}
+             .group_by(t.account, t.month, t.network))
+    return {(a, m, n): int(c) for a, m, n, c in conn.execute(query)}
+
+
+def _summed(by_account: dict[tuple, int]) -> dict[tuple, int]:
+    out: dict[tuple, int] = {}
+    for (_account, *key), value in by_account.items():
+        out[tuple(key)] = out.get(tuple(key), 0) + value
+    return out
 
 
 def build(conn, period: Period, account: str | None, zone: str, now: float) -> Report:
     tz = ZoneInfo(zone)
     months = list(period.months)
-    sales = _sales(conn, [add_months(months[0], -1), *months], account)
-    efws = _efws(conn, period, account)
-    disputes = cells.total(
-        [r for r in cells.read_cells(conn, report_dispute_cells, ("counted",), period, account)
-         if r["dim"] == "network"], ("counted",), lambda r: (r["month"], r["key"]))
+    sales_acct = _sales(conn, [add_months(months[0], -1), *months], account)
+    efws_acct = _efws(conn, period, account)
+    network_cells = [r for r in cells.read_cells(conn, report_dispute_cells, ("counted",),
+                                                 period, account) if r["dim"] == "network"]
+    sales, efws = _summed(sales_acct), _summed(efws_acct)
+    disputes = cells.total(network_cells, ("counted",), lambda r: (r["month"], r["key"]))
     notices: list[str] = []
     vamp_rows, ecm_rows = [], []
     this = current_month(now, tz)
@@ -164,9 +172,39 @@ def build(conn, period: Period, account: str | None, zone: str, now: float) -> R
                              C("ratio", "Projected ratio", "percent"),
                              C("status", "Projected status", "text")], projection["rows"],
                             note=projection["note"]))
+    if account is None:
+        per = _per_account(months[-1], sales_acct, efws_acct, network_cells)
+        if len(per) > 1:
+            tables.append(Table(
+                "by_account", f"By account, {label(months[-1])}",
+                [C("key", "Account", "text"), C("vamp_counted", "VAMP counted"),
+                 C("visa_sales", "Visa sales"), C("vamp_ratio", "VAMP ratio", "percent"),
+                 C("vamp_status", "VAMP status", "text"), C("chargebacks", "MC chargebacks"),
+                 C("mc_sales_last_month", "MC sales last month"),
+                 C("ecp_ratio", "ECP ratio", "percent"), C("ecp_status", "ECP status", "text")],
+                per, note="Each account is its own merchant to the networks."))
     summary = {"vamp": vamp_rows[-1], "ecm": ecm_rows[-1]}
     return Report("monitoring", "Monitoring programs", label(period.first), label(period.last),
                   zone, account_label(account), tables, notices, summary)
+
+
+def _per_account(month: int, sales, efws, network_cells) -> list[dict]:
+    counted = cells.total(network_cells, ("counted",),
+                          lambda r: (r["account"], r["month"], r["key"]))
+    accounts = sorted({k[0] for k in sales} | {k[0] for k in efws} | {k[0] for k in counted})
+    rows = []
+    for acct in accounts:
+        v_count = efws.get((acct, month, "visa"), 0) + counted.get(
+            (acct, month, "visa"), {}).get("counted", 0)
+        v_sales = sales.get((acct, month, "visa"), 0)
+        cb = counted.get((acct, month, "mastercard"), {}).get("counted", 0)
+        m_sales = sales.get((acct, add_months(month, -1), "mastercard"), 0)
+        rows.append({"key": account_label(acct), "vamp_counted": v_count, "visa_sales": v_sales,
+                     "vamp_ratio": ratio(v_count, v_sales),
+                     "vamp_status": _status(v_count, v_sales, (VAMP_EXCESSIVE,)),
+                     "chargebacks": cb, "mc_sales_last_month": m_sales,
+                     "ecp_ratio": ratio(cb, m_sales), "ecp_status": _status(cb, m_sales, (HECM, ECM))})
+    return rows
 
 
 def _projection(this: int, now: float, tz: ZoneInfo, period: Period, sales, efws,
