@@ -97,7 +97,8 @@ def test_the_cli_prints_tables_json_and_csv(desk, history, tmp_path):
     written = run("reports", "monitoring", "--since", "2025-07", "--until", "2026-06", "--csv",
                   "--out", str(out))
     assert written.returncode == 0, written.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["monitoring-ecm.csv", "monitoring-vamp.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "monitoring-by_account.csv", "monitoring-ecm.csv", "monitoring-vamp.csv"]
     bad = run("reports", "disputes", "--since", "soon")
     assert bad.returncode != 0 and "not a month" in (bad.stdout + bad.stderr)
     assert "Traceback" not in bad.stderr
