@@ -66,6 +66,10 @@ def upgrade() -> None:
     op.create_index(op.f("ix_report_disputes_month"), "report_disputes", ["month"])
     op.create_index(op.f("ix_report_disputes_charge"), "report_disputes", ["charge"])
     op.create_index(op.f("ix_report_disputes_closed_at"), "report_disputes", ["closed_at"])
+    op.create_index("ix_report_disputes_submitted", "report_disputes",
+                    ["month", "account", "created", "submitted_at"],
+                    sqlite_where=sa.text("submitted_at IS NOT NULL"),
+                    postgresql_where=sa.text("submitted_at IS NOT NULL"))
     op.create_table(
         "report_refunds",
         sa.Column("refund_id", _ID, nullable=False),
