@@ -40,7 +40,8 @@ def desk(database_url, tmp_path, history):
 
 
 def test_rest_reports_and_csv_of_every_table(desk, history):
-    token = accounts.create_token(desk, name="reports", role="viewer")[1]
+    accounts.create_user(desk, username="rita", role="viewer")
+    token = accounts.create_token(desk, name="reports", role="viewer", owner="rita")[1]
     want = expected(history, MONTHS)
     with run_server(create_app(desk)) as base:
         api = httpx.Client(base_url=f"{base}/api/v1", timeout=30,
