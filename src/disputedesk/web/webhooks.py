@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from disputedesk.errors import SignatureError, StoreError
@@ -27,6 +28,25 @@ log = logging.getLogger("disputedesk.webhooks")
 
 WEBHOOK_PATH = "/webhooks/stripe"
 MAX_GROUP = 1000
+
+
+class IngestLoad:
+    """When the receiver last took a delivery, so a worker in the same process can yield to it.
+
+    ``touch`` is one attribute store per request (no lock: a stale read only delays yielding by
+    one round). ``busy`` is what ``worker.Worker`` asks between rounds.
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = float("-inf")
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+    def busy(self, window: float = 0.2) -> bool:
+        return time.monotonic() - self.last < window
 
 
 class InboxWriter:
@@ -119,6 +139,7 @@ class WebhookReceiver:
         self._metrics = deps.metrics
         self._listeners = deps.event_listeners
         self._writer = writer
+        self.load = IngestLoad()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["method"] != "POST":
@@ -126,6 +147,7 @@ class WebhookReceiver:
                                               "message": "POST a Stripe event here"}},
                         [(b"allow", b"POST")])
             return
+        self.load.touch()
         signature = None
         length = None
         for name, value in scope["headers"]:
