@@ -3,6 +3,7 @@
     .venv/bin/python bench/webhook_ingest.py                      # SQLite (+ PostgreSQL if set)
     .venv/bin/python bench/webhook_ingest.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/webhook_ingest.py --before-src /tmp/before/src   # also "before"
+    .venv/bin/python bench/webhook_ingest.py --repeat 2      # best of two rounds (a loaded machine)
 
 The load generator is Debian's ``wrk`` (installed with apt-get when missing): one thread, 64
 connections, 10 s. Its Lua script (``bench/wrk_webhooks.lua``) sends precomputed requests, each a
@@ -217,15 +218,24 @@ def _padded_event(event: dict, now: int) -> bytes:
 
 def write_requests(path: Path, n: int) -> int:
     """``n`` distinct signed deliveries as raw HTTP requests, each prefixed by its length (8
-    digits) for the Lua script. A new dispute (with its history) every eight events."""
+    digits) for the Lua script: a new dispute (its whole history, eight events) every eight.
+
+    One history is rendered once; each copy gets fresh dispute, charge and event ids by string
+    replacement (same lengths), then its own signature - fast enough to run just before each
+    server, so every signature is well inside the desk's ±300 s tolerance."""
     now = int(time.time())
+    history, _ = dispute_history(start=now - 86400)
+    dispute_id, charge_id = history[0]["data"]["object"]["id"], history[0]["data"]["object"]["charge"]
+    bodies = [_padded_event(e, now).decode() for e in history]
+    bodies = [(text, json.loads(text)["id"]) for text in bodies]
     size = 0
     with path.open("wb") as f:
-        history: list[dict] = []
         for i in range(n):
-            if not history:
-                history, _ = dispute_history(start=now - 86400 - i)
-            body = _padded_event(history.pop(0), now)
+            text, event_id = bodies[i % len(bodies)]
+            k = i // len(bodies)
+            body = (text.replace(dispute_id, f"du_{k:0{len(dispute_id) - 3}d}")
+                    .replace(charge_id, f"ch_{k:0{len(charge_id) - 3}d}")
+                    .replace(event_id, f"evt_bench_{uuid.uuid4().hex}")).encode()
             size += len(body)
             sig = sign_payload(body, TEST_WEBHOOK_SECRET, timestamp=now)
             raw = (f"POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -281,7 +291,8 @@ def measure(kind: str, db: str, stack: dict, args, wrk: str, workdir: Path) -> d
         drained = None
         if kind == "serve":
             t0 = time.monotonic()
-            while count_events(url, status="done") < stored and time.monotonic() - t0 < 300:
+            while (count_events(url, status="done") < stored
+                   and time.monotonic() - t0 < args.drain):
                 time.sleep(0.5)
             result["processed"] = count_events(url, status="done")
             drained = time.monotonic() - t0
@@ -314,11 +325,14 @@ def bench(db: str, args, wrk: str, workdir: Path) -> list[str]:
     print(head)
     rows = []
     for stack in stacks:
-        # fresh signature timestamps for each stack (the desk's ±300 s tolerance)
-        write_requests(workdir / "requests.bin", args.bodies)
-        results = {}
-        for kind in ("hello", "reference", "receiver", "serve"):
-            results[kind] = measure(kind, db, stack, args, wrk, workdir)
+        results: dict[str, dict] = {}
+        for _ in range(args.repeat):  # rounds over all four, so load drifts hit each alike
+            for kind in ("hello", "reference", "receiver", "serve"):
+                # fresh signature timestamps for each server (the desk's ±300 s tolerance)
+                write_requests(workdir / "requests.bin", args.bodies)
+                r = measure(kind, db, stack, args, wrk, workdir)
+                if kind not in results or r["rps"] > results[kind]["rps"]:
+                    results[kind] = r
         ref = results["reference"]["rps"]
         for kind, r in results.items():
             extra = ""
@@ -346,10 +360,14 @@ def main() -> None:
                              f"and PostgreSQL when {PG_ENV} is set")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--bodies", type=int, default=120_000,
+    parser.add_argument("--bodies", type=int, default=90_000,
                         help="distinct signed events prepared per run (more than are sent)")
     parser.add_argument("--before-src", default=None,
                         help="also run the desk from this source tree on the plain install")
+    parser.add_argument("--drain", type=float, default=120,
+                        help="seconds to wait for serve's worker to process the stored events")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds per stack; each server's fastest round is shown")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = parser.parse_args()
     dbs = args.db or (["sqlite"] + ([os.environ[PG_ENV]] if os.environ.get(PG_ENV) else []))

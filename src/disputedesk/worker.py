@@ -4,8 +4,8 @@
 workers on threads until told to stop; ``disputedesk serve`` runs one beside the web app and
 ``disputedesk worker`` runs them alone.
 
-Beside the receiver (``serve``) the worker yields to it: while webhooks are arriving it takes
-small rounds (a few milliseconds of work: one short write-lock hold on SQLite, one short GIL
+Beside the receiver (``serve``) the worker yields to it: while webhooks arrive faster than a
+trickle (``web.webhooks.IngestLoad``: 200 a second) it takes small rounds (a few milliseconds of work: one short write-lock hold on SQLite, one short GIL
 hold) and sleeps after each for three times as long as the round took, so it uses at most a
 quarter of the process while the receiver is busy and everything again once the burst is over.
 It never stops: a backlog keeps shrinking during a long burst, just more slowly. Any number of pools on any number of machines can share a
@@ -33,6 +33,9 @@ SQLITE_BATCH_BUDGET_SECONDS = 0.025
 # by a pause so the worker's share of the time is at most INGEST_BUSY_SHARE.
 BUSY_BATCH_BUDGET_SECONDS = 0.004
 BUSY_JOBS_PER_ROUND = 1
+# A full batch of events means a backlog: the mirror catches up first, jobs (which read it) get a
+# couple per round meanwhile.
+BACKLOG_JOBS_PER_ROUND = 2
 INGEST_BUSY_SHARE = 0.25
 MAX_YIELD_SECONDS = 0.5
 
@@ -50,6 +53,7 @@ class Worker:
         self.ingest = ingest
         self._seconds_per_event = 0.0  # measured; sizes SQLite batches
         self._yielding = False  # this round is a small one because the receiver is busy
+        self._backlog = False  # the last batch of events was full
 
     def _batch_limit(self) -> int:
         limit = self.deps.settings.worker_batch_size
@@ -63,10 +67,12 @@ class Worker:
     def process_events(self) -> BatchResult:
         settings = self.deps.settings
         started = time.perf_counter()  # a duration for sizing batches, not the desk's clock
+        limit = self._batch_limit()
         result = process_batch(self.deps.store, self.deps.clock,
-                               limit=self._batch_limit(),
+                               limit=limit,
                                max_attempts=settings.job_max_attempts,
                                listeners=self.deps.event_listeners)
+        self._backlog = result.claimed >= limit
         if result.claimed:
             cost = (time.perf_counter() - started) / result.claimed
             self._seconds_per_event = (cost if not self._seconds_per_event
@@ -83,7 +89,8 @@ class Worker:
         return result
 
     def run_jobs(self) -> int:
-        limit = BUSY_JOBS_PER_ROUND if self._yielding else JOBS_PER_ROUND
+        limit = (BUSY_JOBS_PER_ROUND if self._yielding else
+                 BACKLOG_JOBS_PER_ROUND if self._backlog else JOBS_PER_ROUND)
         ran = run_due_jobs(self.deps, self.deps.jobs, limit=limit)
         if ran:
             self.deps.metrics.jobs_run.inc(ran)
