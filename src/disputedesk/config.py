@@ -6,8 +6,10 @@ Every field is documented in docs/configuration.md; a test fails when one is not
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -63,7 +65,11 @@ class Settings(BaseSettings):
     )
     webhook_tolerance: int = Field(300, ge=1, description="Seconds a webhook timestamp may be off.")
     webhook_max_body_bytes: int = Field(
-        1_000_000, description="Largest webhook body accepted; larger answers 413."
+        1_000_000, ge=1024, description="Largest webhook body accepted; larger answers 413."
+    )
+    webhook_refetch: bool = Field(
+        False, description="Re-fetch each webhook's object from Stripe and apply that snapshot "
+        "instead of the one in the event (trust nothing but Stripe's API; one API call per event)."
     )
 
     # --- worker ---
@@ -84,6 +90,21 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         None, description="When set, /metrics answers only requests with this bearer token."
     )
+    public_url: str | None = Field(
+        None, description="Address people reach the desk at, e.g. https://desk.example.com "
+        "(sign-in links; https turns on HSTS; serve warns when it is plain http)."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body for the JSON API and dashboard "
+        "forms (sign-in included); larger answers 413 before anything reads it."
+    )
+    max_upload_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest evidence file or bulk refund file upload "
+        "(Stripe takes 5 MB per evidence file; the margin lets the desk shrink a larger one)."
+    )
+    max_import_bytes: int = Field(
+        50_000_000, ge=1024, description="Largest order file upload (POST /api/v1/disputes/orders/import)."
+    )
 
     # --- refunds ---
     order_metadata_key: str = Field(
@@ -91,19 +112,28 @@ class Settings(BaseSettings):
     )
     approval_threshold: str | None = Field(
         None,
-        description='Refunds above this need a second person, e.g. "100.00 USD"; '
-        "several comma-separated, one per currency.",
+        description='Seeds the stored approval threshold: refunds above it need a second person, '
+        'e.g. "100.00 USD"; several comma-separated, one per currency.',
     )
     approval_daily_limit: str | None = Field(
-        None, description='Refunds past this daily total per operator need approval, e.g. "500 USD".'
+        None, description='Seeds the stored daily limit: a person\'s refunds past this total in a '
+        'UTC day need approval, e.g. "500 USD".'
     )
 
     # --- disputes ---
     reminder_schedule: str = Field(
-        "7d,72h,24h,6h", description="When to remind before evidence is due (d, h, m units)."
+        "7d,72h,24h,6h",
+        description="Seeds the stored reminder schedule: when to remind before evidence is due."
     )
     notify_slack_webhook_url: SecretStr | None = Field(
         None, description="Slack-compatible incoming webhook for reminders and alerts."
+    )
+    notify_webhook_url: SecretStr | None = Field(
+        None, description="Generic webhook: reminders and alerts POSTed as JSON, signed with "
+                          "DISPUTEDESK_NOTIFY_WEBHOOK_SECRET (header Disputedesk-Signature).",
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key that signs the generic webhook's body.",
     )
     smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications.")
     smtp_port: int = Field(25, description="SMTP port.")
@@ -135,6 +165,10 @@ class Settings(BaseSettings):
     merchant_policy_shown_at: str | None = Field(
         None, description='Where customers see the policies before paying, e.g. "at checkout".'
     )
+    merchant_policy_shown_since: date | None = Field(
+        None, description="Since when checkout shows the policies (YYYY-MM-DD); evidence states a "
+                          "policy only for payments made after this date.",
+    )
 
     # --- automation ---
     rules_file: Path | None = Field(
@@ -165,6 +199,49 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'disputedesk.db').resolve()}"
+
+
+MASK = "********"
+# Query parameters of a URL that carry credentials (libpq takes ?password=, webhooks ?token=).
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pass", "pwd", "secret", "token",
+                                "key", "api_key", "apikey", "access_token", "sslpassword"})
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any password in it masked: ``scheme://user:pw@host/?password=pw``.
+
+    For every URL setting (the database URL, Stripe's base, an order source), so a password put
+    in a URL is shown as safely as one put in a secret setting.
+    """
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return MASK if "@" in text else text
+    if not parts.scheme or not (parts.netloc or parts.query):
+        return text
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode([(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v)
+                               for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def shown(value) -> str:
+    """A setting's value as it may be printed: secrets masked, passwords in URLs masked."""
+    if isinstance(value, SecretStr):
+        return MASK if value.get_secret_value() else ""
+    if isinstance(value, list):
+        return ", ".join(shown(v) for v in value)
+    if value is None:
+        return ""
+    return redact_url(value) if isinstance(value, str) else str(value)
 
 
 def load_settings(**overrides) -> Settings:

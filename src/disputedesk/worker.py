@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Protocol
 
-from disputedesk.services.events import BatchResult, process_batch
+from disputedesk.services.events import BatchResult, objects_due, process_batch
 from disputedesk.services.jobs import ensure_periodic, run_due_jobs
 
 log = logging.getLogger("disputedesk.worker")
@@ -71,7 +71,8 @@ class Worker:
         result = process_batch(self.deps.store, self.deps.clock,
                                limit=limit,
                                max_attempts=settings.job_max_attempts,
-                               listeners=self.deps.event_listeners)
+                               listeners=self.deps.event_listeners,
+                               fetch=self._prefetch(limit) if settings.webhook_refetch else None)
         self._backlog = result.claimed >= limit
         if result.claimed:
             cost = (time.perf_counter() - started) / result.claimed
@@ -87,6 +88,29 @@ class Worker:
         if result.failed:
             metrics.events_failed.inc(result.failed)
         return result
+
+    def _prefetch(self, limit: int):
+        """Refetch mode: fetch the objects of the next batch from Stripe BEFORE its transaction
+        (on SQLite the batch holds the one write lock the webhook receiver needs too). An event
+        the claim takes that was not fetched here (another worker's race) is fetched inline; a
+        fetch that fails here is tried again inline, and fails that event if it fails again."""
+        deps = self.deps
+        wanted = objects_due(deps.store, deps.clock.now(), limit)
+        fetched: dict[tuple[str, str, str | None], dict] = {}
+        for object_type, object_id, account in sorted(wanted, key=str):
+            try:
+                fetched[(object_type, object_id, account)] = deps.gateway().fetch_object(
+                    object_type, object_id, account=account)
+            except Exception as exc:  # noqa: BLE001 - retried inline, where it fails the event
+                log.warning("refetching %s %s failed: %s", object_type, object_id, exc)
+
+        def fetch(object_type: str, object_id: str, account: str | None) -> dict:
+            found = fetched.get((object_type, object_id, account))
+            if found is None:
+                found = deps.gateway().fetch_object(object_type, object_id, account=account)
+            return found
+
+        return fetch
 
     def run_jobs(self) -> int:
         limit = (BUSY_JOBS_PER_ROUND if self._yielding else

@@ -105,6 +105,9 @@ def _desk(emulator, database_url, tmp_path, rules_text: str):
 def test_facts_built_as_far_as_the_rules_read_give_the_same_decisions(emulator, database_url,
                                                                         tmp_path):
     client = emulator.stripe_client()
+    emulator.emulator.account().collection("customer").add({  # a known customer of the account
+        "id": "cus_cachetest0001", "object": "customer", "email": "jenny@example.com",
+        "created": emulator.emulator.clock.now(), "metadata": {}})
     for amount in (900, 2500, 4000):
         client.v1.payment_intents.create(params={
             "amount": amount, "currency": "usd", "confirm": True, "customer": "cus_cachetest0001",

@@ -132,9 +132,7 @@ def run(emulator: Any, params: dict[str, Any], account_id: str | None = None) ->
     # seeding into an account that already has charges continues with other (still
     # deterministic) ids, so the second data set cannot collide with the first
     existing = len(account.collection("charge"))
-    # a stream of its own: the emulator's API ids come from IdGenerator(seed), and the data set
-    # drawn from the same stream would collide with the objects created through the API later
-    ids = IdGenerator(f"seed-data:{seed}" if not existing else f"seed-data:{seed}:{existing}")
+    ids = IdGenerator(seed if not existing else f"{seed}:{existing}", taken=emulator.id_taken)
     rng = random.Random(seed)
     ctx = SeedCtx(emulator, account, ids)
     return Seeder(ctx, rng, emulator.clock.now()).build(n_customers, n_charges)

@@ -1,8 +1,9 @@
-"""Tables of accounts: users, API tokens, sessions, login attempts, one-time login links.
+"""Tables of accounts: users, API tokens, sessions, login attempts, sign-in counters, one-time
+login links.
 
 No secret is stored in a form that can be used: passwords as argon2 hashes, API tokens, session
 ids and login links as SHA-256 hex digests of random 32-byte values (fast hashing is right for
-random secrets; argon2 is for what people choose). Migration: accounts_0001 (branch "accounts").
+random secrets; argon2 is for what people choose). Migrations: branch "accounts".
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", sa.Float),
     sa.Column("revoked_at", sa.Float),
     sa.Column("revoked_by", sa.String(255)),
+    # The person the token belongs to (identity_0001): it acts as them, with at most their role.
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE")),
+    # "api" (made for a script by `tokens create`) or "login" (minted by `disputedesk login`
+    # after the password was checked: it may decide approvals in the CLI).
+    sa.Column("kind", sa.String(8), nullable=False, default="api"),
 )
 
 sessions = sa.Table(
@@ -73,4 +79,15 @@ login_links = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
     sa.Index(None, "user_id"),
+)
+
+
+# One row per user name ("user:...") or address ("ip:..."): attempts in the window that began at
+# window_start. services/signin_limits.py updates it in one conditional statement per attempt.
+signin_counters = sa.Table(
+    "signin_counters", metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Index(None, "window_start"),
 )

@@ -3,6 +3,7 @@ files (upload, status, result download). Every route acts as the caller (audit l
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import threading
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from disputedesk.domain.money import MAX_AMOUNT
 from disputedesk.domain.permissions import Actor
 from disputedesk.errors import DisputeDeskError, ValidationError
 from disputedesk.services import refunds as svc
@@ -50,7 +52,8 @@ class RefundCreate(BaseModel):
     target_type: str | None = Field(None, description="charge, payment_intent or order_id "
                                                       "(default: from the id's prefix).")
     amount: int | None = Field(None, description="Minor units (1250 = 12.50 EUR); omit for the "
-                                                 "full amount left.", gt=0)
+                                                 "full amount left.", gt=0,
+                                    le=MAX_AMOUNT)
     amount_text: str | None = Field(None, description='Or as people write it: "12.50 EUR", '
                                                       '"1500 JPY", "full".')
     reason: str | None = Field(None, description="duplicate, fraudulent or requested_by_customer.")
@@ -93,7 +96,9 @@ def _start(deps, job_id: str, actor: str) -> None:
         except Exception:  # the job stays 'running'; POST .../resume continues it
             log.exception("bulk job %s stopped", job_id)
 
-    threading.Thread(target=run, name=f"bulk-{job_id}", daemon=True).start()
+    # The request's context goes along, so the job's audit rows name the person and the door.
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name=f"bulk-{job_id}",
+                     daemon=True).start()
 
 
 @router.get("/refunds/bulk/{job_id}")

@@ -43,6 +43,7 @@ SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("events", "Events", "/events", "events.read"),
     ("rules", "Rules", "/rules", "rules.read"),
     ("audit", "Audit log", "/audit", "audit.read"),
+    ("settings", "Settings", "/settings", "refunds.read"),
 )
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -190,7 +191,7 @@ def pop_flash(request: Request) -> list[dict[str, str]]:
         value = json.loads(unquote(raw))
         kind = value.get("kind") if value.get("kind") in ("ok", "info", "warn", "error") else "info"
         return [{"kind": kind, "text": str(value.get("text", ""))[:500]}]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # a forged cookie nested deeply
         return []
 
 

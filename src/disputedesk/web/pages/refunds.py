@@ -4,6 +4,7 @@ the approval queue, bulk upload with live progress and the result file. Every ac
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -128,7 +129,9 @@ def _start(deps, job_id: str, actor: str) -> None:
         except Exception:  # the job stays 'running'; the page offers to resume it
             log.exception("bulk job %s stopped", job_id)
 
-    threading.Thread(target=run, name=f"bulk-{job_id}", daemon=True).start()
+    # The request's context goes along, so the job's audit rows name the person and the door.
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name=f"bulk-{job_id}",
+                     daemon=True).start()
 
 
 @router.post("/refunds/bulk")
