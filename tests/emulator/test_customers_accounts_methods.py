@@ -230,3 +230,12 @@ def test_file_link_data_on_upload_is_a_file_link(client: Any) -> None:
     uploaded = upload(client, "dispute_evidence", "r.pdf", file_link_data={"create": True})
     [link] = uploaded.links.data
     assert client.v1.file_links.retrieve(link.id).file == uploaded.id
+
+
+def test_customer_includable_lists_appear_only_when_expanded(client: Any) -> None:
+    cus = client.v1.customers.create(params={"email": "x@example.com"})
+    full = client.v1.customers.retrieve(cus.id, params={"expand": ["sources", "tax_ids"]})
+    assert (full.sources.data, full.tax_ids.url) == ([], f"/v1/customers/{cus.id}/tax_ids")
+    assert "subscriptions" not in full.to_dict()
+    listed = client.v1.customers.list(params={"expand": ["data.subscriptions"]}).data[0]
+    assert listed.subscriptions.data == [] and "sources" not in listed.to_dict()

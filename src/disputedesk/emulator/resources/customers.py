@@ -189,6 +189,25 @@ def _attach_default(ctx: "Ctx", customer: Obj) -> None:
     customer["invoice_settings"]["default_payment_method"] = pm["id"]
 
 
+# ---------------------------------------------------------------------------- rendering
+
+# lists Stripe leaves out of a customer unless expanded (the emulator models none of them)
+INCLUDABLE = ("sources", "subscriptions", "tax_ids")
+
+
+def render(ctx: "Ctx", customer: Obj, prefix: str = "") -> Obj:
+    """``ctx.render`` plus the includable lists (``expand[]=sources`` gives an empty list)."""
+    paths = P.expand_list(ctx.params)
+    wanted = [f for f in INCLUDABLE if prefix + f in paths]
+    rest = [path[len(prefix):] for path in paths
+            if path.startswith(prefix) and path[len(prefix):] not in INCLUDABLE]
+    out = ctx.render(customer, rest) if rest else dict(customer)
+    for field in wanted:
+        out[field] = {"object": "list", "data": [], "has_more": False, "total_count": 0,
+                      "url": f"/v1/customers/{customer['id']}/{field}"}
+    return out
+
+
 # ---------------------------------------------------------------------------- handlers
 
 CREATE_PARAMS = ("address", "balance", "description", "email", "invoice_prefix",
@@ -213,7 +232,7 @@ def create(ctx: "Ctx") -> Obj:
     _attach_default(ctx, customer)
     ctx.coll(TYPE).add(customer)
     ctx.emit("customer.created", customer)
-    return ctx.render(customer)
+    return render(ctx, customer)
 
 
 def _live(ctx: "Ctx", customer_id: str) -> Obj:
@@ -227,7 +246,7 @@ def retrieve(ctx: "Ctx") -> Obj:
     customer = ctx.get(TYPE, ctx.path["id"])
     if customer.get("deleted"):
         return {"id": customer["id"], "object": TYPE, "deleted": True}
-    return ctx.render(customer)
+    return render(ctx, customer)
 
 
 def update(ctx: "Ctx") -> Obj:
@@ -238,7 +257,7 @@ def update(ctx: "Ctx") -> Obj:
         _attach_default(ctx, trial)
         changes["invoice_settings"] = trial["invoice_settings"]
     objects.change(ctx, customer, changes, "customer.updated")
-    return ctx.render(customer)
+    return render(ctx, customer)
 
 
 def delete(ctx: "Ctx") -> Obj:
@@ -259,7 +278,8 @@ def list_(ctx: "Ctx") -> Obj:
     # Stripe's email filter is case-sensitive, and lists never show deleted customers
     keep = (lambda c: not c.get("deleted") and (email is None or c["email"] == email))
     objects_, has_more = P.page(coll, coll.ids(), p, "/v1/customers", keep)
-    return ctx.list_response(objects_, has_more, "/v1/customers")
+    return {"object": "list", "data": [render(ctx, c, "data.") for c in objects_],
+            "has_more": has_more, "url": "/v1/customers"}
 
 
 ROUTES = [
