@@ -23,13 +23,10 @@ if TYPE_CHECKING:
 TYPE = "account"
 
 
-def _requirements(future: bool = False) -> dict[str, Any]:
-    req: dict[str, Any] = {"alternatives": [], "current_deadline": None, "currently_due": [],
-                           "disabled_reason": None, "errors": [], "eventually_due": [],
-                           "past_due": [], "pending_verification": []}
-    if future:
-        req["disabled_reason"] = None
-    return req
+def _requirements() -> dict[str, Any]:
+    return {"alternatives": [], "current_deadline": None, "currently_due": [],
+            "disabled_reason": None, "errors": [], "eventually_due": [], "past_due": [],
+            "pending_verification": []}
 
 
 def build(account_id: str, *, platform: bool, created: int) -> Obj:
@@ -40,7 +37,8 @@ def build(account_id: str, *, platform: bool, created: int) -> Obj:
         "business_profile": {
             "annual_revenue": None, "estimated_worker_count": None, "mcc": "5734",
             "minority_owned_business_designation": None, "name": name,
-            "product_description": None, "support_address": None, "support_email": None,
+            "product_description": None, "specified_commercial_transactions_act_url": None,
+            "support_address": None, "support_email": None,
             "support_phone": None, "support_url": None, "url": None},
         "business_type": "company",
         "capabilities": {"card_payments": "active", "transfers": "active"},
@@ -56,8 +54,8 @@ def build(account_id: str, *, platform: bool, created: int) -> Obj:
         "details_submitted": True,
         "email": "owner@platform.example" if platform else None,
         "external_accounts": {"object": "list", "data": [], "has_more": False,
-                              "total_count": 0, "url": f"/v1/accounts/{account_id}/external_accounts"},
-        "future_requirements": _requirements(True),
+                              "url": f"/v1/accounts/{account_id}/external_accounts"},
+        "future_requirements": _requirements(),
         "metadata": {},
         "payouts_enabled": True,
         "requirements": _requirements(),
@@ -74,7 +72,9 @@ def build(account_id: str, *, platform: bool, created: int) -> Obj:
             "invoices": {"default_account_tax_ids": None, "hosted_payment_method_save": "offer"},
             "payments": {"statement_descriptor": "DISPUTEDESK EMULATOR",
                          "statement_descriptor_kana": None,
-                         "statement_descriptor_kanji": None},
+                         "statement_descriptor_kanji": None,
+                         "statement_descriptor_prefix_kana": None,
+                         "statement_descriptor_prefix_kanji": None},
             "payouts": {"debit_negative_balances": True,
                         "schedule": {"delay_days": 2, "interval": "daily"},
                         "statement_descriptor": None},

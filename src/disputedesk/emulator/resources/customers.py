@@ -203,7 +203,7 @@ def render(ctx: "Ctx", customer: Obj, prefix: str = "") -> Obj:
             if path.startswith(prefix) and path[len(prefix):] not in INCLUDABLE]
     out = ctx.render(customer, rest) if rest else dict(customer)
     for field in wanted:
-        out[field] = {"object": "list", "data": [], "has_more": False, "total_count": 0,
+        out[field] = {"object": "list", "data": [], "has_more": False,
                       "url": f"/v1/customers/{customer['id']}/{field}"}
     return out
 
