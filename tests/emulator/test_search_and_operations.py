@@ -151,3 +151,48 @@ def test_legacy_refund_update_through_its_charge(client: Any) -> None:
         client.raw_request("post", f"/v1/charges/{other.latest_charge}/refunds/{refund.id}",
                            metadata={"x": "y"})
     assert info.value.http_status == 404
+
+
+def test_search_over_seeded_history_equals_filtering_the_list(client: Any, base_url: str) -> None:
+    import httpx
+
+    httpx.post(f"{base_url}/_emulator/seed", json={"customers": 10, "charges": 150, "seed": 9},
+               timeout=60).raise_for_status()
+    charges = list(client.v1.charges.list(params={"limit": 100}).auto_paging_iter())
+    some = charges[40]
+    cases = {
+        "currency:'eur' AND amount>3000": lambda c: c.currency == "eur" and c.amount > 3000,
+        "refunded:'true' OR disputed:'true'": lambda c: c.refunded or c.disputed,
+        f"customer:'{some.customer}' -payment_method_details.card.brand:'amex'":
+            lambda c: c.customer == some.customer
+            and c.payment_method_details.card.brand != "amex",
+        f"created<={some.created} AND metadata['ip_address']:null":
+            lambda c: c.created <= some.created and "ip_address" not in c.metadata,
+        f"metadata['order_id']:'{some.metadata['order_id']}'": lambda c: c.id == some.id,
+    }
+    for query, keep in cases.items():
+        found = client.v1.charges.search(params={"query": query, "limit": 7})
+        ids = [c.id for c in found.auto_paging_iter()]
+        assert ids == [c.id for c in charges if keep(c)], query
+        assert 0 < len(ids) < len(charges), query  # each query really selects
+    customers = list(client.v1.customers.list(params={"limit": 100}).auto_paging_iter())
+    part = customers[3].email.split("@")[0][2:7]
+    assert [c.id for c in client.v1.customers.search(
+        params={"query": f"email~'{part}'", "limit": 100}).data] == [
+        c.id for c in customers if part in c.email]
+
+
+def test_connected_accounts_have_their_own_customers_and_search(client: Any) -> None:
+    acct = {"stripe_account": "acct_1SearchConnected0"}
+    theirs = client.v1.customers.create(params={"email": "c@example.com"}, options=acct)
+    client.v1.customers.create(params={"email": "c@example.com"})
+    assert [c.id for c in client.v1.customers.search(
+        params={"query": "email:'c@example.com'"}, options=acct).data] == [theirs.id]
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.retrieve(theirs.id)
+    [event] = events_for(client, "customer.created", acct)
+    assert event.account == "acct_1SearchConnected0" and event.data.object.id == theirs.id
+
+
+def events_for(client: Any, type_: str, options: dict[str, str]) -> list[Any]:
+    return list(client.v1.events.list(params={"type": type_}, options=options).data)
