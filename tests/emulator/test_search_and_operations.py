@@ -95,6 +95,9 @@ def test_increment_authorization_raises_the_authorized_amount(client: Any) -> No
                                               "if_available"}})
     charge = client.v1.charges.retrieve(pi.latest_charge)
     assert charge.payment_method_details.card.incremental_authorization.status == "available"
+    [created] = events(client, "payment_intent.created")
+    assert created.data.object.payment_method_options.card[
+        "request_incremental_authorization"] == "if_available"
     bigger = client.v1.payment_intents.increment_authorization(
         pi.id, params={"amount": 1500, "metadata": {"tip": "500"}})
     assert (bigger.amount, bigger.amount_capturable, bigger.metadata.tip) == (1500, 1500, "500")

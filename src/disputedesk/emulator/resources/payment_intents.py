@@ -115,13 +115,15 @@ def create_payment_intent(ctx: "Ctx", *, amount: int, currency: str, customer: s
                           statement_descriptor_suffix: str | None = None,
                           shipping: dict[str, Any] | None = None,
                           setup_future_usage: str | None = None,
-                          transfer_group: str | None = None) -> Obj:
+                          transfer_group: str | None = None,
+                          card_options: dict[str, Any] | None = None) -> Obj:
     pi = build(ctx, amount=amount, currency=currency, customer=customer, description=description,
                metadata=dict(metadata or {}), receipt_email=receipt_email,
                capture_method=capture_method, payment_method_types=payment_method_types or ["card"],
                statement_descriptor=statement_descriptor,
                statement_descriptor_suffix=statement_descriptor_suffix, shipping=shipping,
                setup_future_usage=setup_future_usage, transfer_group=transfer_group)
+    pi["payment_method_options"]["card"].update(card_options or {})
     if payment_method is not None:
         pm_id, card = resolve_payment_method(ctx, payment_method, customer)
         pi["payment_method"] = pm_id
@@ -220,6 +222,7 @@ def create(ctx: "Ctx") -> Obj:
         raise errors.invalid("The emulator supports the payment method type card only.",
                              param="payment_method_types",
                              code="payment_intent_invalid_parameter")
+    card_options = _card_options(P.hash_(p, "payment_method_options"))
     pi = create_payment_intent(
         ctx, amount=amount or 0, currency=code, customer=P.string(p, "customer"),
         description=P.string(p, "description", max_length=1000, nullable=True),
@@ -231,8 +234,7 @@ def create(ctx: "Ctx") -> Obj:
         statement_descriptor_suffix=P.string(p, "statement_descriptor_suffix", max_length=22),
         shipping=P.hash_(p, "shipping"),
         setup_future_usage=P.enum(p, "setup_future_usage", ("off_session", "on_session")),
-        transfer_group=P.string(p, "transfer_group"))
-    _store_card_options(pi, P.hash_(p, "payment_method_options"))
+        transfer_group=P.string(p, "transfer_group"), card_options=card_options)
     if apm is not None:
         pi["automatic_payment_methods"] = {
             "allow_redirects": apm.get("allow_redirects", "always"),
@@ -339,14 +341,14 @@ def _card_option(pi: Obj, name: str) -> Any:
     return ((pi.get("payment_method_options") or {}).get("card") or {}).get(name)
 
 
-def _store_card_options(pi: Obj, options: dict[str, Any] | None) -> None:
-    """Keep ``payment_method_options[card][request_incremental_authorization]``, the card
-    option the emulator acts on (increment_authorization)."""
+def _card_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``payment_method_options[card][request_incremental_authorization]``, the card option
+    the emulator acts on (increment_authorization), checked before anything is made."""
     card = (options or {}).get("card")
     if not isinstance(card, dict) or "request_incremental_authorization" not in card:
-        return
-    value = P.enum(card, "request_incremental_authorization", ("if_available", "never"))
-    pi["payment_method_options"]["card"]["request_incremental_authorization"] = value
+        return {}
+    return {"request_incremental_authorization": P.enum(
+        card, "request_incremental_authorization", ("if_available", "never"))}
 
 
 def _not_in(pi: Obj, action: str, statuses: tuple[str, ...]) -> errors.APIError:
