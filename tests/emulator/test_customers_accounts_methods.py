@@ -192,7 +192,9 @@ def test_file_links_create_retrieve_update_list(client: Any, emulator: Any) -> N
     link = client.v1.file_links.create(params={"file": uploaded.id, "metadata": {"k": "v"}})
     assert link.id.startswith("link_") and (link.file, link.expired, link.expires_at) == (
         uploaded.id, False, None)
-    assert link.url.startswith("http")
+    served = httpx.get(link.url)  # no API key, as Stripe serves file links
+    assert (served.status_code, served.content) == (200, PDF)
+    assert served.headers["content-type"] == "application/pdf"
     assert client.v1.file_links.retrieve(link.id).metadata.to_dict() == {"k": "v"}
     assert [x.id for x in client.v1.files.retrieve(uploaded.id).links.data] == [link.id]
     later = client.v1.file_links.create(params={"file": uploaded.id,
@@ -202,8 +204,11 @@ def test_file_links_create_retrieve_update_list(client: Any, emulator: Any) -> N
     emulator.advance(61)
     assert client.v1.file_links.retrieve(later.id).expired is True
     assert [x.id for x in client.v1.file_links.list(params={"expired": True}).data] == [later.id]
+    assert httpx.get(later.url).status_code == 404  # expired links stop serving
     now = client.v1.file_links.update(link.id, params={"expires_at": "now"})
     assert now.expired is True
+    assert httpx.get(link.url).status_code == 404
+    assert httpx.get(link.url.rsplit("/", 1)[0] + "/nosuchtoken").status_code == 404
     assert client.v1.files.retrieve(uploaded.id).links.data[1].expired is True
     with pytest.raises(stripe.InvalidRequestError) as info:
         client.v1.file_links.update(link.id, params={"expires_at": "now"})

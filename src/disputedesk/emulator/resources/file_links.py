@@ -3,8 +3,9 @@
 A link belongs to one file of the same account; only files of the purposes Stripe lets you
 link (``files.LINKABLE``) can be linked, identity documents cannot. ``expired`` becomes true once
 ``expires_at`` has passed on the emulator clock (``expires_at=now`` expires a link at once).
-The file's ``links`` list shows its links, newest first. The link ``url`` names the emulator's
-files address; it is not served (Stripe serves it from files.stripe.com without a key).
+The file's ``links`` list shows its links, newest first. The link ``url`` is served by the
+emulator without an API key, as Stripe serves it (``control.py`` routes ``/links/{token}`` to
+:func:`download`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from . import files
 
 if TYPE_CHECKING:
     from ..context import Ctx
+    from ..emulator import Emulator
 
 TYPE = "file_link"
 INDEXES = {TYPE: ("file",)}
@@ -108,6 +110,23 @@ def list_(ctx: "Ctx") -> Obj:
     keep = None if expired is None else (lambda link: link["expired"] is expired)
     objects_, has_more = P.page(coll, ids, p, "/v1/file_links", keep)
     return ctx.list_response(objects_, has_more, "/v1/file_links")
+
+
+def download(emulator: "Emulator", token: str) -> tuple[bytes, str]:
+    """The linked file's bytes and type for ``/links/{token}`` (any account), or a 404."""
+    from ..context import Ctx
+
+    suffix = "/links/" + token
+    for account in list(emulator.accounts.values()):
+        coll = account.collections.get(TYPE)
+        for link in (coll.objects.values() if coll is not None else ()):
+            if not link["url"].endswith(suffix):
+                continue
+            if _refresh(Ctx(emulator, account), link)["expired"]:
+                raise errors.invalid("This file link has expired.", status=404)
+            meta = account.collection("file").meta[link["file"]]
+            return meta["content"], meta["content_type"]
+    raise errors.invalid("No such file link.", status=404)
 
 
 ROUTES = [
