@@ -178,6 +178,8 @@ def test_customer_payment_methods_and_default(client: Any) -> None:
     methods = client.v1.customers.payment_methods.list(cus.id).data
     assert sorted(m.card.brand for m in methods) == ["mastercard", "visa"]
     assert cus.invoice_settings.default_payment_method in [m.id for m in methods]
+    assert [m.id for m in client.v1.payment_methods.list(params={"customer": cus.id}).data] \
+        == [m.id for m in methods]
     one = client.v1.customers.payment_methods.retrieve(cus.id, methods[0].id)
     assert one.customer == cus.id
     other = client.v1.customers.create(params={})

@@ -77,19 +77,30 @@ def retrieve(ctx: "Ctx") -> Obj:
     return ctx.render(resolve(ctx, ctx.path["id"], param="payment_method"))
 
 
-def customer_list(ctx: "Ctx") -> Obj:
+def _list(ctx: "Ctx", customer_id: str | None, url: str) -> Obj:
     from .customers import TYPE as CUSTOMER
 
     p = ctx.params
-    customer = ctx.get(CUSTOMER, ctx.path["customer"], param="customer")
-    if customer.get("deleted"):
-        raise errors.missing("customer", customer["id"], param="customer")
+    if customer_id is not None:
+        customer = ctx.get(CUSTOMER, customer_id, param="customer")
+        if customer.get("deleted"):
+            raise errors.missing("customer", customer_id, param="customer")
     kind = P.enum(p, "type", TYPES + ("acss_debit", "sepa_debit", "us_bank_account"))
     coll = ctx.coll(TYPE)
-    url = f"/v1/customers/{customer['id']}/payment_methods"
-    keep = (lambda pm: pm["customer"] == customer["id"] and (kind is None or pm["type"] == kind))
+    keep = (lambda pm: (customer_id is None or pm["customer"] == customer_id)
+            and (kind is None or pm["type"] == kind))
     objects_, has_more = P.page(coll, coll.ids(), p, url, keep)
     return ctx.list_response(objects_, has_more, url)
+
+
+def customer_list(ctx: "Ctx") -> Obj:
+    customer_id = ctx.path["customer"]
+    return _list(ctx, customer_id, f"/v1/customers/{customer_id}/payment_methods")
+
+
+def list_(ctx: "Ctx") -> Obj:
+    """``GET /v1/payment_methods`` (``customer``, ``type``): the stored PaymentMethods."""
+    return _list(ctx, P.string(ctx.params, "customer"), "/v1/payment_methods")
 
 
 def customer_retrieve(ctx: "Ctx") -> Obj:
@@ -104,6 +115,7 @@ def customer_retrieve(ctx: "Ctx") -> Obj:
 
 
 ROUTES = [
+    Route("GET", "/v1/payment_methods", list_, P.LIST_PARAMS[:3] + ("customer", "type")),
     Route("GET", "/v1/payment_methods/{id}", retrieve),
     Route("GET", "/v1/customers/{customer}/payment_methods", customer_list,
           P.LIST_PARAMS[:3] + ("type", "allow_redisplay")),
