@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -63,7 +64,11 @@ class Settings(BaseSettings):
     )
     webhook_tolerance: int = Field(300, ge=1, description="Seconds a webhook timestamp may be off.")
     webhook_max_body_bytes: int = Field(
-        1_000_000, description="Largest webhook body accepted; larger answers 413."
+        1_000_000, ge=1024, description="Largest webhook body accepted; larger answers 413."
+    )
+    webhook_refetch: bool = Field(
+        False, description="Re-fetch each webhook's object from Stripe and apply that snapshot "
+        "instead of the one in the event (trust nothing but Stripe's API; one API call per event)."
     )
 
     # --- worker ---
@@ -83,6 +88,21 @@ class Settings(BaseSettings):
     display_timezone: str = Field("UTC", description="Default time zone for showing times.")
     metrics_token: SecretStr | None = Field(
         None, description="When set, /metrics answers only requests with this bearer token."
+    )
+    public_url: str | None = Field(
+        None, description="Address people reach the desk at, e.g. https://desk.example.com "
+        "(sign-in links; https turns on HSTS; serve warns when it is plain http)."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body for the JSON API and dashboard "
+        "forms (sign-in included); larger answers 413 before anything reads it."
+    )
+    max_upload_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest evidence file or bulk refund file upload "
+        "(Stripe takes 5 MB per evidence file; the margin lets the desk shrink a larger one)."
+    )
+    max_import_bytes: int = Field(
+        50_000_000, ge=1024, description="Largest order file upload (POST /api/v1/disputes/orders/import)."
     )
 
     # --- refunds ---
@@ -165,6 +185,49 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'disputedesk.db').resolve()}"
+
+
+MASK = "********"
+# Query parameters of a URL that carry credentials (libpq takes ?password=, webhooks ?token=).
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pass", "pwd", "secret", "token",
+                                "key", "api_key", "apikey", "access_token", "sslpassword"})
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any password in it masked: ``scheme://user:pw@host/?password=pw``.
+
+    For every URL setting (the database URL, Stripe's base, an order source), so a password put
+    in a URL is shown as safely as one put in a secret setting.
+    """
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return MASK if "@" in text else text
+    if not parts.scheme or not (parts.netloc or parts.query):
+        return text
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode([(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v)
+                               for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def shown(value) -> str:
+    """A setting's value as it may be printed: secrets masked, passwords in URLs masked."""
+    if isinstance(value, SecretStr):
+        return MASK if value.get_secret_value() else ""
+    if isinstance(value, list):
+        return ", ".join(shown(v) for v in value)
+    if value is None:
+        return ""
+    return redact_url(value) if isinstance(value, str) else str(value)
 
 
 def load_settings(**overrides) -> Settings:

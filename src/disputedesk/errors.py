@@ -7,7 +7,8 @@ needs a place in this tree::
     DisputeDeskError
     ├── ConfigError                  bad or missing settings
     ├── ValidationError              bad input from a person or a file (names the field and the fix)
-    │   └── MoneyError               an amount or currency that cannot be read
+    │   ├── MoneyError               an amount or currency that cannot be read
+    │   └── RequestTooLarge          a request body over its cap (413; names the limit)
     ├── NotFound                     an object the desk or Stripe does not have
     ├── Conflict                     the action clashes with the object's state
     │   ├── AlreadyDone              the action already happened (e.g. evidence submitted)
@@ -71,6 +72,10 @@ class ValidationError(DisputeDeskError):
 
 class MoneyError(ValidationError):
     code = "invalid_amount"
+
+
+class RequestTooLarge(ValidationError):
+    code = "payload_too_large"
 
 
 class NotFound(DisputeDeskError):

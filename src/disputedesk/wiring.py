@@ -21,7 +21,7 @@ from disputedesk.services.jobs import (
 )
 from disputedesk.services.mirror import ObjectFetcher
 from disputedesk.store import migrate as run_migrations
-from disputedesk.store.engine import Store, make_engine
+from disputedesk.store.engine import Store, make_engine, private_dir
 from disputedesk.web.metrics import Metrics
 
 GatewayFactory = Callable[[Settings], ObjectFetcher]
@@ -67,7 +67,7 @@ def build_deps(settings: Settings, *, clock: Clock | None = None,
                migrate: bool = True) -> Deps:
     """Build the desk's parts; applies pending migrations unless ``migrate=False``."""
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir.resolve())
     store = Store(make_engine(settings.effective_database_url))
     if migrate:
         run_migrations(store.engine)

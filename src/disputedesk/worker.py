@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from disputedesk.services.events import BatchResult, process_batch
+from disputedesk.services.events import BatchResult, objects_due, process_batch
 from disputedesk.services.jobs import ensure_periodic, run_due_jobs
 
 log = logging.getLogger("disputedesk.worker")
@@ -39,10 +39,12 @@ class Worker:
     def process_events(self) -> BatchResult:
         settings = self.deps.settings
         started = time.perf_counter()  # a duration for sizing batches, not the desk's clock
+        limit = self._batch_limit()
         result = process_batch(self.deps.store, self.deps.clock,
-                               limit=self._batch_limit(),
+                               limit=limit,
                                max_attempts=settings.job_max_attempts,
-                               listeners=self.deps.event_listeners)
+                               listeners=self.deps.event_listeners,
+                               fetch=self._prefetch(limit) if settings.webhook_refetch else None)
         if result.claimed:
             cost = (time.perf_counter() - started) / result.claimed
             self._seconds_per_event = (cost if not self._seconds_per_event
@@ -57,6 +59,29 @@ class Worker:
         if result.failed:
             metrics.events_failed.inc(result.failed)
         return result
+
+    def _prefetch(self, limit: int):
+        """Refetch mode: fetch the objects of the next batch from Stripe BEFORE its transaction
+        (on SQLite the batch holds the one write lock the webhook receiver needs too). An event
+        the claim takes that was not fetched here (another worker's race) is fetched inline; a
+        fetch that fails here is tried again inline, and fails that event if it fails again."""
+        deps = self.deps
+        wanted = objects_due(deps.store, deps.clock.now(), limit)
+        fetched: dict[tuple[str, str, str | None], dict] = {}
+        for object_type, object_id, account in sorted(wanted, key=str):
+            try:
+                fetched[(object_type, object_id, account)] = deps.gateway().fetch_object(
+                    object_type, object_id, account=account)
+            except Exception as exc:  # noqa: BLE001 - retried inline, where it fails the event
+                log.warning("refetching %s %s failed: %s", object_type, object_id, exc)
+
+        def fetch(object_type: str, object_id: str, account: str | None) -> dict:
+            found = fetched.get((object_type, object_id, account))
+            if found is None:
+                found = deps.gateway().fetch_object(object_type, object_id, account=account)
+            return found
+
+        return fetch
 
     def run_jobs(self) -> int:
         ran = run_due_jobs(self.deps, self.deps.jobs, limit=JOBS_PER_ROUND)

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from disputedesk.config import load_settings
+from disputedesk.config import load_settings, shown
 
 config_app = typer.Typer(help="Inspect the desk's settings.", no_args_is_help=True)
 
 
-def _shown(value) -> str:
-    if isinstance(value, SecretStr):
-        return "********" if value.get_secret_value() else ""
-    if isinstance(value, list):
-        return ", ".join(_shown(v) for v in value)
-    return "" if value is None else str(value)
-
-
 @config_app.command("show")
 def show() -> None:
-    """Print every setting with its effective value (secrets masked)."""
+    """Print every setting with its effective value (secrets and passwords in URLs masked)."""
     settings = load_settings()
     table = Table("setting", "value")
+    for column in table.columns:
+        column.overflow = "fold"  # long names and values wrap rather than being cut off
     for name in type(settings).model_fields:
-        table.add_row(f"DISPUTEDESK_{name.upper()}", _shown(getattr(settings, name)))
-    table.add_row("(database in use)", _shown(settings.effective_database_url))
+        table.add_row(f"DISPUTEDESK_{name.upper()}", shown(getattr(settings, name)))
+    table.add_row("(database in use)", shown(settings.effective_database_url))
     Console().print(table)
 
 

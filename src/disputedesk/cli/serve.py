@@ -56,6 +56,44 @@ def serve_forever(deps, *, worker_threads: int = 1, access_log: bool = False) ->
         deps.close()
 
 
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def check_live(settings) -> None:
+    """Against Stripe itself the webhook route must verify signatures: refuse to start without a
+    signing secret rather than serve a route that could only refuse every event (or, worse,
+    tempt someone to turn verification off)."""
+    from disputedesk.errors import ConfigError
+
+    if not settings.webhook_secrets:
+        raise ConfigError(
+            "no webhook signing secret is set, so the desk could not verify Stripe's webhooks",
+            param="webhook_secrets",
+            hint="set DISPUTEDESK_WEBHOOK_SECRETS=whsec_... (Stripe Dashboard > Developers > "
+                 "Webhooks > your endpoint > Signing secret), or run `disputedesk serve "
+                 "--emulator` to try the desk without Stripe")
+
+
+def plain_http_warnings(settings) -> list[str]:
+    """What to warn about before serving: people's passwords, session cookies and API tokens
+    would cross a network unencrypted."""
+    from urllib.parse import urlsplit
+
+    public = (settings.public_url or "").strip()
+    if public:
+        parts = urlsplit(public)
+        if parts.scheme == "http" and (parts.hostname or "") not in _LOOPBACK:
+            return [f"DISPUTEDESK_PUBLIC_URL is plain http ({public}): passwords, session cookies "
+                    "and API tokens would cross the network unencrypted. Put a TLS proxy in "
+                    "front of the desk and set an https:// address."]
+        return []
+    if settings.host not in _LOOPBACK:
+        return [f"the desk listens on {settings.host} over plain http and DISPUTEDESK_PUBLIC_URL "
+                "is not set: put a TLS proxy in front of it and set DISPUTEDESK_PUBLIC_URL="
+                "https://... (which also turns on HSTS)."]
+    return []
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
@@ -79,6 +117,10 @@ def register(app: typer.Typer) -> None:
         configure_logging("INFO")
         settings = load_settings(host=host, port=port)
         desk_url = f"http://{settings.host}:{settings.port}"
+        if not emulator:
+            check_live(settings)
+        for warning in plain_http_warnings(settings):
+            typer.echo(f"warning: {warning}", err=True)
         stripe = None
         if emulator:
             from disputedesk import embedded
@@ -88,7 +130,7 @@ def register(app: typer.Typer) -> None:
                                                   desk_url)
             typer.echo(f"Stripe emulator at {stripe.base_url}; webhooks go to {desk_url}")
         deps = build_deps(settings)
-        link = accounts.ensure_first_admin(deps, desk_url)
+        link = accounts.ensure_first_admin(deps, settings.public_url or desk_url)
         if link:
             typer.echo(f"First start: sign in as admin with this one-time link:\n  {link}")
         try:

@@ -14,6 +14,10 @@ from decimal import Decimal, InvalidOperation
 
 from disputedesk.errors import MoneyError
 
+# The most digits any Stripe amount has: twelve (IDR; USD allows eight). Input past it is refused
+# here rather than reaching the database or Stripe; Stripe applies its own per-currency limit.
+MAX_AMOUNT = 999_999_999_999
+
 # Stripe's zero-decimal currencies: the amount is whole units.
 ZERO_DECIMAL = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
@@ -140,7 +144,10 @@ def parse_money(text: str, default_currency: str | None = None) -> Money:
         raise MoneyError(
             f"'{text}' has no currency", param="amount", hint='add it, as in "12.50 EUR"'
         )
-    minor = to_minor(match["num"], currency)
+    minor = to_minor(match["num"][:40], currency) if len(match["num"]) <= 40 else MAX_AMOUNT + 1
+    if minor > MAX_AMOUNT:
+        raise MoneyError(f"the amount '{text[:40]}' has more than {len(str(MAX_AMOUNT))} digits",
+                         param="amount", hint="no Stripe amount is that large")
     if minor <= 0:
         raise MoneyError(f"the amount must be positive, got '{text}'", param="amount")
     return Money(minor, currency)

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from PIL import Image, ImageOps
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader, PdfWriter, apply_configuration, get_configuration
 from pypdf.errors import PyPdfError
 
 from disputedesk.errors import ValidationError
 from disputedesk.evidence.limits import (
     FILE_FIELDS,
     FILE_MAX_BYTES,
+    MAX_PAGES,
     TOTAL_FILES_MAX_BYTES,
     FileUse,
     mb,
@@ -40,6 +41,22 @@ from disputedesk.evidence.limits import (
 
 MAX_UPLOAD_BYTES = 50_000_000   # what the desk accepts before fitting
 MAX_IMAGE_PIXELS = 60_000_000   # refuse larger images (decompression bombs)
+# What pypdf may do with one document before it gives up (its own defaults are 75 MB a stream and
+# 100,000 page-tree entries): any PDF that could be evidence is far inside these, a bomb is not.
+MAX_DECOMPRESSED_BYTES = 50_000_000  # per stream (Flate, LZW, run-length, JBIG2, image buffers)
+PDF_LIMITS = get_configuration().with_overwrites(
+    zlib_maximum_output_length=MAX_DECOMPRESSED_BYTES,
+    lzw_maximum_output_length=MAX_DECOMPRESSED_BYTES,
+    run_length_maximum_output_length=MAX_DECOMPRESSED_BYTES,
+    jbig2_maximum_output_length=MAX_DECOMPRESSED_BYTES,
+    brotli_maximum_output_length=MAX_DECOMPRESSED_BYTES,
+    array_based_stream_maximum_output_length=MAX_DECOMPRESSED_BYTES,
+    image_maximum_buffer_size=MAX_DECOMPRESSED_BYTES,
+    stream_decoding_work_maximum_length=4 * MAX_DECOMPRESSED_BYTES,
+    page_tree_maximum_entries=10 * MAX_PAGES,
+    page_tree_maximum_page_entries=1000 * MAX_PAGES,
+    page_tree_maximum_depth=32,
+)
 
 # (JPEG quality, longest side in pixels) for levels 2.. ; level 1 is lossless.
 LADDER: tuple[tuple[int, int], ...] = ((85, 2400), (75, 2000), (65, 1600), (55, 1300), (45, 1000))
@@ -151,7 +168,8 @@ def pdf_step(filename: str, what: str) -> Iterator[None]:
     the same thing to the merchant: the file cannot be used as it is.
     """
     try:
-        yield
+        with apply_configuration(PDF_LIMITS):
+            yield
     except ValidationError:
         raise
     except PyPdfError as exc:
@@ -165,13 +183,32 @@ def pdf_step(filename: str, what: str) -> Iterator[None]:
             f"({type(exc).__name__}: {str(exc)[:200]})", param="file", hint=DAMAGED_PDF_HINT) from exc
 
 
+def _too_many_pages(filename: str, pages: int) -> ValidationError:
+    return ValidationError(
+        f"'{filename}' has {pages:,} pages; Stripe takes fewer than {MAX_PAGES + 1} pages of "
+        "evidence in all (20 for Mastercard)", param="file",
+        hint="keep only the relevant pages (an excerpt of the terms, the receipt) and upload again")
+
+
+def _declared_pages(reader: PdfReader) -> int | None:
+    """The page count the PDF states at its root, read without walking the page tree."""
+    count = reader.trailer["/Root"].get_object()["/Pages"].get_object().get("/Count")
+    return int(count) if isinstance(count, int) else None
+
+
 def _reader(data: bytes, filename: str) -> PdfReader:
     with pdf_step(filename, "read"):
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise ValidationError(f"'{filename}' is a password-protected PDF", param="file",
                                   hint="save it again without a password")
-        _ = len(reader.pages)
+        # Refuse a 100,000-page document before pypdf walks (or copies) its page tree; a count
+        # that lies is caught by PDF_LIMITS while walking.
+        declared = _declared_pages(reader)
+        if declared is not None and declared > MAX_PAGES:
+            raise _too_many_pages(filename, declared)
+        if len(reader.pages) > MAX_PAGES:
+            raise _too_many_pages(filename, len(reader.pages))
     return reader
 
 

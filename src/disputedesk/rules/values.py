@@ -43,11 +43,20 @@ _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+# The longest duration the desk reads anywhere (a century): past any deadline or history, and
+# well inside what clocks, floats and the database's 64-bit columns hold.
+MAX_DURATION = 100 * 365 * 86400
+
+
 def parse_duration(text: str) -> int:
     """``"180d"`` -> seconds. Units: s, m, h, d, w (for ``rules backtest --since 180d``)."""
     match = _DURATION_RE.match(text or "")
     if not match:
-        raise ValidationError(f"cannot read the duration '{text}'", param="since",
+        raise ValidationError(f"cannot read the duration '{(text or '')[:40]}'", param="since",
+                              hint="write it like 180d, 12h or 4w")
+    if len(match[1]) > 20 or int(match[1]) * _UNIT_SECONDS[match[2]] > MAX_DURATION:
+        raise ValidationError(f"the duration '{text[:40]}' is longer than "
+                              f"{MAX_DURATION // 86400} days", param="since",
                               hint="write it like 180d, 12h or 4w")
     return int(match[1]) * _UNIT_SECONDS[match[2]]
 

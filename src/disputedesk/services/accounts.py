@@ -28,6 +28,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from disputedesk.domain.permissions import ROLES, Actor
 from disputedesk.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
+from disputedesk.services import signin_limits
+from disputedesk.services.signin_limits import (  # noqa: F401 - part of this module's interface
+    LOGIN_WINDOW,
+    MAX_FAILURES_PER_IP,
+    MAX_FAILURES_PER_USERNAME,
+    LoginLocked,
+)
 from disputedesk.store import audit
 from disputedesk.store.accounts_tables import (
     api_tokens,
@@ -46,9 +53,6 @@ USERNAME_MAX_LENGTH = 150
 SESSION_MAX_AGE = 12 * 3600  # absolute lifetime of a dashboard session
 SESSION_IDLE_TIMEOUT = 2 * 3600  # a session unused this long ends
 LOGIN_LINK_TTL = 24 * 3600
-LOGIN_WINDOW = 15 * 60  # failures are counted over this window ...
-MAX_FAILURES_PER_USERNAME = 5  # ... and this many lock the username for the rest of it
-MAX_FAILURES_PER_IP = 20  # higher: several people may share an office address
 _LAST_USED_GRANULARITY = 60.0  # write last_used/last_seen at most once a minute per token/session
 CLEANUP_JOB = "accounts.cleanup"
 
@@ -56,16 +60,6 @@ _USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 # Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-class LoginLocked(AuthenticationFailed):
-    """Too many failed sign-ins for this user name or address; try again later."""
-
-    code = "login_locked"
-
-    def __init__(self, message: str, *, retry_after: int, **kw) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
 
 
 # --- secrets and hashing ---------------------------------------------------------------------
@@ -175,7 +169,7 @@ def _parse_id(value: str | int, prefix: str, what: str) -> int:
     text = str(value)
     if text.startswith(prefix + "_"):
         text = text[len(prefix) + 1:]
-    if not text.isdigit():
+    if not text.isdigit() or len(text) > 18:  # ids are 64-bit: longer is no id of ours
         raise NotFound(f"no such {what}: '{value}'", object_id=str(value))
     return int(text)
 
@@ -378,34 +372,6 @@ class SessionInfo:
     must_set_password: bool
 
 
-def _failures_since(conn, column, value: str, since: float) -> list[float]:
-    return [r[0] for r in conn.execute(
-        sa.select(login_attempts.c.at)
-        .where(column == value, login_attempts.c.at > since, login_attempts.c.success.is_(False))
-        .order_by(login_attempts.c.at))]
-
-
-def _check_not_locked(conn, key: str, ip: str, now: float) -> None:
-    since = now - LOGIN_WINDOW
-    last_success = conn.execute(sa.select(sa.func.max(login_attempts.c.at)).where(
-        login_attempts.c.username_key == key, login_attempts.c.success.is_(True),
-        login_attempts.c.at > since)).scalar()
-    by_name = _failures_since(conn, login_attempts.c.username_key, key, max(since, last_success or 0))
-    by_ip = _failures_since(conn, login_attempts.c.ip, ip, since)
-    for failures, limit, what in ((by_name, MAX_FAILURES_PER_USERNAME, "this user name"),
-                                  (by_ip, MAX_FAILURES_PER_IP, "your address")):
-        if len(failures) >= limit:
-            # Locked until enough of the failures leave the window.
-            unlock_at = failures[len(failures) - limit] + LOGIN_WINDOW
-            retry = max(1, int(unlock_at - now + 0.999))
-            minutes = max(1, (retry + 59) // 60)
-            raise LoginLocked(
-                f"too many failed sign-ins for {what}; try again in {minutes} minute"
-                + ("s" if minutes != 1 else ""),
-                retry_after=retry,
-                hint="an admin can set a new password with `disputedesk users reset-password`")
-
-
 def _start_session(conn, user_row, *, now: float, ip: str | None) -> SessionInfo:
     token = new_secret()
     csrf_secret = new_secret()
@@ -432,8 +398,9 @@ def login(deps, *, username: str, password: str, ip: str = "unknown") -> Session
     key = key.replace("\x00", "")[:USERNAME_MAX_LENGTH]
     ip = (ip or "unknown")[:64]
     now = deps.clock.now()
+    # Reserved (and committed) before the password is checked: see services/signin_limits.py.
+    signin_limits.reserve(deps.store, username_key=key, ip=ip, now=now)
     with deps.store.read() as conn:
-        _check_not_locked(conn, key, ip, now)
         row = conn.execute(sa.select(users).where(users.c.username_key == key)).first()
     ok = verify_password(row.password_hash if row is not None else None, password or "")
     ok = ok and row is not None and not row.disabled
@@ -446,6 +413,7 @@ def login(deps, *, username: str, password: str, ip: str = "unknown") -> Session
                 conn.execute(users.update().where(users.c.id == row.id).values(
                     password_hash=hash_password(password)))
             info = _start_session(conn, row, now=now, ip=ip)
+            signin_limits.clear_account(conn, key)
             audit.append(conn, at=now, actor=row.username, action="user.login",
                          object_type="user", object_id=f"usr_{row.id}", details={"ip": ip})
     if info is None:
@@ -581,6 +549,7 @@ def cleanup(deps, _payload: dict | None = None) -> dict:
                    login_links.c.used_at <= now - 86400))).rowcount
         n_attempts = conn.execute(login_attempts.delete().where(
             login_attempts.c.at <= now - 86400)).rowcount
+        signin_limits.forget_expired(conn, now)
     return {"sessions": n_sessions, "links": n_links, "attempts": n_attempts}
 
 

@@ -13,6 +13,7 @@ gets ``attempts + 1``, its error and a backoff; after ``job_max_attempts`` it is
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from disputedesk.errors import NotFound, ValidationError
+from disputedesk.errors import NotFound, PayloadError, ValidationError
 from disputedesk.services import mirror as rules
 from disputedesk.services.jobs import Clock, backoff
 from disputedesk.store import audit, inbox
@@ -101,24 +102,41 @@ def initial_status(event_type: str, object_type: str | None,
     return "ignored"
 
 
-def event_row(body: bytes, now: float, listeners: EventListeners | None = None) -> dict | None:
-    """The inbox row for a raw event body, or None when the body is not a Stripe event.
+UNPARSEABLE = "unparseable"
 
-    Used by the webhook receiver (after the signature check) and by sync's catch-up. The body is
-    kept byte for byte; only the fields the inbox indexes are read from it.
+
+def load_payload(text: str | bytes) -> dict:
+    """The JSON object of a stored or received body; raises :class:`PayloadError` saying why not.
+
+    Python's parser refuses JSON nested past its recursion limit (about 1,000 levels) with a
+    RecursionError, which is not a ValueError: it is caught here, with everything else a body
+    can do wrong, so no caller ever sees it.
     """
     try:
-        event = json.loads(body)
-    except ValueError:  # also UnicodeDecodeError
-        return None
-    if not isinstance(event, dict) or event.get("object") != "event":
-        return None
+        value = json.loads(text)
+    except RecursionError:
+        raise PayloadError("the body's JSON nests too deeply to be read (Stripe's events nest "
+                           "a few levels)") from None
+    except UnicodeDecodeError:
+        raise PayloadError("the body is not UTF-8 text") from None
+    except ValueError as exc:
+        raise PayloadError(f"the body is not JSON ({str(exc)[:100]})") from None
+    if not isinstance(value, dict):
+        raise PayloadError("the body is not a JSON object")
+    return value
+
+
+def _event_row(body: bytes, now: float, listeners: EventListeners | None) -> dict:
+    event = load_payload(body)
+    if event.get("object") != "event":
+        raise PayloadError("the body is not a Stripe event (its object is not \"event\")")
     event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
     data = event.get("data")
     if not (isinstance(event_id, str) and event_id and isinstance(event_type, str)
             and event_type and isinstance(created, int) and not isinstance(created, bool)
             and isinstance(data, dict) and isinstance(data.get("object"), dict)):
-        return None
+        raise PayloadError("the body is not a Stripe event (id, type, created or data.object "
+                           "is missing or of the wrong type)")
     obj = data["object"]
     object_type = obj.get("object") if isinstance(obj.get("object"), str) else None
     object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
@@ -134,6 +152,44 @@ def event_row(body: bytes, now: float, listeners: EventListeners | None = None) 
         "last_error": None, "next_attempt_at": now, "received_at": now,
         "processed_at": now if status == "ignored" else None,
     }
+
+
+def event_row(body: bytes, now: float, listeners: EventListeners | None = None) -> dict | None:
+    """The inbox row for a raw event body, or None when the body is not a Stripe event.
+
+    Used by sync's catch-up (and, through :func:`received_row`, the webhook receiver). The body
+    is kept byte for byte; only the fields the inbox indexes are read from it.
+    """
+    try:
+        return _event_row(body, now, listeners)
+    except PayloadError:
+        return None
+
+
+def unparseable_row(body: bytes, now: float, reason: str) -> dict:
+    """A signed body that is not a usable event, kept as it came so nothing is lost.
+
+    Its id is derived from the body, so Stripe's redeliveries of it are stored once. It is never
+    claimed by the worker (status ``unparseable``) and shows in the events list with why.
+    """
+    text = body.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+    return {
+        "id": f"{UNPARSEABLE}_{hashlib.sha256(body).hexdigest()[:40]}", "type": UNPARSEABLE,
+        "created": int(now), "account": None, "livemode": False, "api_version": None,
+        "object_type": None, "object_id": None, "payload": text, "status": UNPARSEABLE,
+        "attempts": 0, "last_error": reason, "next_attempt_at": now, "received_at": now,
+        "processed_at": now,
+    }
+
+
+def received_row(body: bytes, now: float,
+                 listeners: EventListeners | None = None) -> tuple[dict, PayloadError | None]:
+    """What the webhook receiver stores for a signed body: the event's row, or an unparseable
+    row and the reason to answer 400 with."""
+    try:
+        return _event_row(body, now, listeners), None
+    except PayloadError as exc:
+        return unparseable_row(body, now, exc.message), exc
 
 
 @dataclass
@@ -152,19 +208,41 @@ class EventFormatError(ValueError):
 
 def _parse(claimed: inbox.ClaimedEvent) -> dict:
     try:
-        event = json.loads(claimed.payload)
+        event = load_payload(claimed.payload)
         obj = event["data"]["object"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (PayloadError, KeyError, TypeError) as exc:
         raise EventFormatError(f"event {claimed.id} has no data.object: {exc}") from exc
     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
         raise EventFormatError(f"event {claimed.id}: data.object has no id")
     return event
 
 
+# fetch(object_type, object_id, account) -> the object as Stripe's API returns it now.
+Fetch = Callable[[str, str, "str | None"], dict]
+
+
+def _trusted(event: dict, fetch: Fetch) -> dict:
+    """The event with ``data.object`` replaced by the object fetched from Stripe (refetch mode).
+
+    The fetch happened after the event was created, so the snapshot is at least as new as the
+    event; it keeps the event's ``created`` as its ordering key, like every fetched snapshot.
+    """
+    obj = event["data"]["object"]
+    fetched = fetch(obj["object"], obj["id"], event.get("account"))
+    if fetched.get("object") != obj["object"] or fetched.get("id") != obj["id"]:
+        raise EventFormatError(f"Stripe returned {fetched.get('object')} {fetched.get('id')} "
+                               f"for {obj['object']} {obj['id']}")
+    return {**event, "data": {**event["data"], "object": fetched}}
+
+
 def _apply(conn: Connection, batch: list[inbox.ClaimedEvent], now: float,
-           listeners: EventListeners | None, result: BatchResult) -> None:
+           listeners: EventListeners | None, result: BatchResult,
+           fetch: Fetch | None = None) -> None:
     """Apply a batch of events to the mirror and mark them; raises on the first error."""
     parsed = [(c, _parse(c)) for c in batch]
+    if fetch is not None:
+        parsed = [(c, _trusted(e, fetch) if e["data"]["object"].get("object")
+                   in rules.MIRRORED_OBJECTS else e) for c, e in parsed]
     mirrored = [(c, e) for c, e in parsed if e["data"]["object"].get("object") in rules.MIRRORED_OBJECTS]
     keys = {(e["data"]["object"]["object"], e["data"]["object"]["id"]) for _, e in mirrored}
     repo.lock_objects(conn, keys)
@@ -230,8 +308,14 @@ def _apply(conn: Connection, batch: list[inbox.ClaimedEvent], now: float,
 
 
 def process_batch(store: Store, clock: Clock, *, limit: int = 100, max_attempts: int = 8,
-                  listeners: EventListeners | None = None) -> BatchResult:
-    """Claim up to ``limit`` due events and apply them (see module docstring)."""
+                  listeners: EventListeners | None = None,
+                  fetch: Fetch | None = None) -> BatchResult:
+    """Claim up to ``limit`` due events and apply them (see module docstring).
+
+    With ``fetch`` (``DISPUTEDESK_WEBHOOK_REFETCH``) the snapshot in a mirrored event is not
+    trusted: the object is fetched from Stripe and that is what is applied and what listeners
+    see; a failed fetch fails the event, which is retried like any other failure.
+    """
     result = BatchResult()
     now = clock.now()
     with store.write() as conn:
@@ -241,13 +325,13 @@ def process_batch(store: Store, clock: Clock, *, limit: int = 100, max_attempts:
             return result
         try:
             with conn.begin_nested():
-                _apply(conn, claimed, now, listeners, result)
+                _apply(conn, claimed, now, listeners, result, fetch)
         except Exception:
             # Find the culprit(s): the same work again, one event per savepoint.
             for one in claimed:
                 try:
                     with conn.begin_nested():
-                        _apply(conn, [one], now, listeners, result)
+                        _apply(conn, [one], now, listeners, result, fetch)
                 except Exception as exc:
                     attempts = one.attempts + 1
                     park = attempts >= max_attempts
@@ -264,6 +348,14 @@ def process_batch(store: Store, clock: Clock, *, limit: int = 100, max_attempts:
                         log.warning("event %s failed (attempt %d), retrying: %s",
                                     one.id, attempts, error)
     return result
+
+
+def objects_due(store: Store, now: float, limit: int) -> set[tuple[str, str, str | None]]:
+    """The mirrored objects (type, id, account) of the next ``limit`` due events, unlocked: what
+    refetch mode fetches from Stripe before a batch's transaction opens."""
+    with store.read() as conn:
+        return {(t, i, a) for t, i, a in inbox.peek_objects(conn, now, limit)
+                if t in rules.MIRRORED_OBJECTS}
 
 
 # --- operator actions (events list|show|replay) -----------------------------------------------
@@ -290,8 +382,13 @@ def replay(store: Store, clock: Clock, *, actor: str, event_id: str | None = Non
         raise ValidationError("say which events to replay: an event id, --type, or --failed")
     now = clock.now()
     with store.write() as conn:
-        if event_id and inbox.get_event(conn, event_id) is None:
+        row = inbox.get_event(conn, event_id) if event_id else None
+        if event_id and row is None:
             raise NotFound(f"no stored event has the id '{event_id}'", object_id=event_id)
+        if row is not None and row["status"] == UNPARSEABLE:
+            raise ValidationError(f"event {event_id} could not be read when it arrived, so "
+                                  "there is nothing to apply", param="event_id",
+                                  object_id=event_id, hint=row["last_error"])
         count = inbox.requeue(conn, now, event_id=event_id, type=type, failed=failed)
         audit.append(conn, at=now, actor=actor, action="events.replay", object_type="event",
                      object_id=event_id,

@@ -1,8 +1,9 @@
-"""Tables of accounts: users, API tokens, sessions, login attempts, one-time login links.
+"""Tables of accounts: users, API tokens, sessions, login attempts, sign-in counters, one-time
+login links.
 
 No secret is stored in a form that can be used: passwords as argon2 hashes, API tokens, session
 ids and login links as SHA-256 hex digests of random 32-byte values (fast hashing is right for
-random secrets; argon2 is for what people choose). Migration: accounts_0001 (branch "accounts").
+random secrets; argon2 is for what people choose). Migrations: branch "accounts".
 """
 
 from __future__ import annotations
@@ -73,4 +74,15 @@ login_links = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used_at", sa.Float),
     sa.Index(None, "user_id"),
+)
+
+
+# One row per user name ("user:...") or address ("ip:..."): attempts in the window that began at
+# window_start. services/signin_limits.py updates it in one conditional statement per attempt.
+signin_counters = sa.Table(
+    "signin_counters", metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Index(None, "window_start"),
 )

@@ -1,6 +1,7 @@
 """Engines and the ``Store``: the one place that knows how to open read and write transactions.
 
-SQLite (the default) runs in WAL mode with a busy timeout and foreign keys on. It allows one
+SQLite (the default) runs in WAL mode with a busy timeout and foreign keys on; the desk creates its
+file with mode 0600 (and any folder it creates for it 0700). It allows one
 writer at a time, so every write transaction starts with ``BEGIN IMMEDIATE`` (take the write lock
 up front instead of failing to upgrade a read lock later) and, inside one process, writers queue
 on a lock instead of spinning on SQLITE_BUSY. PostgreSQL needs neither: row locks and
@@ -10,8 +11,10 @@ on a lock instead of spinning on SQLITE_BUSY. PostgreSQL needs neither: row lock
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -46,14 +49,37 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 
 def _mask(url: str) -> str:
+    from disputedesk.config import redact_url
+
+    return redact_url(url)
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by this user only (0700); an existing folder
+    is left as it is (it may be shared on purpose, like the working folder)."""
+    if path.exists():
+        return
+    private_dir(path.parent)
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)  # mkdir's mode passes through the umask
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file empty with mode 0600 before SQLite opens it: it holds every
+    customer's e-mail, card details Stripe shares and the audit log. SQLite gives its -wal and
+    -shm files the database file's mode."""
+    private_dir(path.parent)
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unreadable url>"
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return
+    os.chmod(path, 0o600)
 
 
 def _sqlite_engine(parsed: sa.URL) -> Engine:
     memory = parsed.database in (None, "", ":memory:")
+    if not memory and not parsed.database.startswith("file:"):
+        _private_file(Path(parsed.database))
     engine = sa.create_engine(parsed, connect_args={"check_same_thread": False,
                                                     "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 

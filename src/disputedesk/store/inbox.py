@@ -2,7 +2,9 @@
 
 Status: ``received`` (waiting for the worker, possibly after a failed attempt), ``processed``
 (applied to the mirror in the same transaction as this mark), ``ignored`` (a type the desk does not
-handle; stored for the record), ``failed`` (parked after its last attempt; ``last_error`` says why).
+handle; stored for the record), ``failed`` (parked after its last attempt; ``last_error`` says why),
+``unparseable`` (a correctly signed body that is not a readable event, kept raw with the reason;
+never claimed, never replayed).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from disputedesk.store.tables import events
 
-STATUSES = ("received", "processed", "ignored", "failed")
+STATUSES = ("received", "processed", "ignored", "failed", "unparseable")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,16 @@ def claim_batch(conn: Connection, now: float, limit: int) -> list[ClaimedEvent]:
     return [ClaimedEvent(*row) for row in conn.execute(stmt)]
 
 
+def peek_objects(conn: Connection, now: float, limit: int) -> list[tuple[str, str, str | None]]:
+    """(object_type, object_id, account) of the events a claim would take next (no lock): what
+    refetch mode fetches from Stripe before the batch's transaction opens."""
+    stmt = (sa.select(events.c.object_type, events.c.object_id, events.c.account)
+            .where(events.c.status == "received", events.c.next_attempt_at <= now,
+                   events.c.object_id.is_not(None))
+            .order_by(events.c.next_attempt_at).limit(limit))
+    return [tuple(row) for row in conn.execute(stmt)]
+
+
 def mark_processed(conn: Connection, seqs: Iterable[int], now: float,
                    status: str = "processed") -> None:
     seqs = list(seqs)
@@ -130,6 +142,7 @@ def requeue(conn: Connection, now: float, *, event_id: str | None = None,
         stmt = stmt.where(events.c.type == type)
     if failed:
         stmt = stmt.where(events.c.status == "failed")
+    stmt = stmt.where(events.c.status != "unparseable")  # nothing in it can be applied
     result = conn.execute(stmt.values(status="received", attempts=0, next_attempt_at=now,
                                       processed_at=None))
     return result.rowcount

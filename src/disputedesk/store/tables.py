@@ -136,7 +136,7 @@ events = sa.Table(
     sa.Column("object_type", sa.String(64)),
     sa.Column("object_id", StripeId),
     sa.Column("payload", sa.Text, nullable=False),  # the raw body, byte for byte (UTF-8)
-    sa.Column("status", sa.String(16), nullable=False),  # received|processed|ignored|failed
+    sa.Column("status", sa.String(16), nullable=False),  # store/inbox.py STATUSES
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
     sa.Column("next_attempt_at", sa.Float, nullable=False),

@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from disputedesk.web import api, health, pages, pages_auth
-from disputedesk.web.security_headers import SecurityHeaders
+from disputedesk.web.body_limits import BodyLimits, Caps
+from disputedesk.web.security_headers import SecurityHeaders, hsts_wanted
 from disputedesk.web.webhooks import WEBHOOK_PATH, InboxWriter, WebhookReceiver
 
 
@@ -44,7 +45,10 @@ def create_app(deps) -> DeskApp:
     app.include_router(health.router)
     pages_auth.install(app)  # /login, /logout, one-time links, and /static
     pages.install(app)  # the dashboard's pages and HTML error pages
-    app.add_middleware(SecurityHeaders)
+    # Added last runs first: security headers wrap everything, then the body caps, which act
+    # before any route, dependency or authentication reads the body.
+    app.add_middleware(BodyLimits, caps=Caps.from_settings(deps.settings))
+    app.add_middleware(SecurityHeaders, hsts=hsts_wanted(deps.settings))
     for router in api.routers():
         app.include_router(router, prefix=api.API_PREFIX)
     return app

@@ -2,8 +2,10 @@
 
 The route is a bare ASGI callable (no FastAPI dependency machinery, no Request object): it reads
 the body with a cap (413 beyond it), verifies ``Stripe-Signature`` against every configured secret
-(400), parses the JSON and checks it is an event (400), then hands the row to the ``InboxWriter``
-and answers 200 only after the row's transaction committed. A redelivered event id is skipped by
+(400), parses the JSON and checks it is an event, then hands the row to the ``InboxWriter``
+and answers 200 only after the row's transaction committed. A signed body that is not a readable
+event (not JSON, nested too deeply, not an event) is stored raw as ``unparseable`` and answered
+400 naming why: nothing Stripe signed is lost, and nothing unreadable reaches the worker. A redelivered event id is skipped by
 the insert and still answered 200. Applying the event is the worker's job.
 
 Group commit: concurrent requests queue their rows; one writer task inserts everything queued in a
@@ -18,7 +20,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from disputedesk.errors import SignatureError, StoreError
-from disputedesk.services.events import event_row
+from disputedesk.services.events import received_row
 from disputedesk.store import inbox
 from disputedesk.store.engine import Store
 from disputedesk.stripe_api.webhook_signature import verify
@@ -151,16 +153,18 @@ class WebhookReceiver:
         except SignatureError as exc:
             await self._refuse(send, 400, exc.code, exc.message)
             return
-        row = event_row(body, now, self._listeners)
-        if row is None:
-            await self._refuse(send, 400, "payload_invalid", "the body is not a Stripe event")
-            return
+        row, problem = received_row(body, now, self._listeners)
         try:
             await self._writer.put(row)
         except StoreError:
             self._metrics.webhooks_rejected.labels("store_unavailable").inc()
             await _send(send, 503, {"error": {"code": "store_error",
                                               "message": "the event could not be stored; retry"}})
+            return
+        if problem is not None:  # signed, so kept (as "unparseable"), but nothing to apply
+            await self._refuse(send, 400, problem.code,
+                               f"{problem.message}; it was stored as {row['id']} with status "
+                               "unparseable")
             return
         self._metrics.webhooks_received.inc()
         await send({"type": "http.response.start", "status": 200, "headers": _OK_HEADERS})

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from disputedesk.domain import disputes as d
 from disputedesk.errors import Conflict, NotFound, ValidationError
+from disputedesk.rules.values import MAX_DURATION
 from disputedesk.store import mirror as repo
 from disputedesk.store.disputes_tables import dispute_work
 
@@ -187,9 +188,15 @@ def parse_duration(text: str | None, param: str = "due_within") -> int | None:
         return None
     text = str(text).strip()
     if text.isdigit():
-        return int(text)
-    match = _OFFSET.match(text)
-    if not match:
-        raise ValidationError(f"cannot read the duration '{text}'", param=param,
+        seconds = int(text[:20])
+    else:
+        match = _OFFSET.match(text)
+        if not match:
+            raise ValidationError(f"cannot read the duration '{text[:40]}'", param=param,
+                                  hint="write it like 3d, 48h or 90m")
+        seconds = int(match[1][:20]) * {"d": 86400, "h": 3600, "m": 60}[match[2]]
+    if len(text) > 20 or seconds > MAX_DURATION:
+        raise ValidationError(f"the duration '{text[:40]}' is longer than "
+                              f"{MAX_DURATION // 86400} days", param=param,
                               hint="write it like 3d, 48h or 90m")
-    return int(match[1]) * {"d": 86400, "h": 3600, "m": 60}[match[2]]
+    return seconds

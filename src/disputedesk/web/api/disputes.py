@@ -13,7 +13,9 @@ from disputedesk.domain.permissions import Actor
 from disputedesk.errors import DisputeDeskError, ValidationError
 from disputedesk.services import disputes as svc
 from disputedesk.services.disputes.common import parse_duration
+from disputedesk.web import params
 from disputedesk.web.auth import ERROR_RESPONSES, http_error, require
+from disputedesk.web.body_limits import size_text
 
 router = APIRouter(tags=["disputes"], responses=ERROR_RESPONSES)
 
@@ -24,7 +26,6 @@ Accepter = Annotated[Actor, Depends(require("disputes.accept"))]
 # Templates render into every dispute's evidence (and automation's): changing them is a setting.
 TemplateAdmin = Annotated[Actor, Depends(require("settings.manage"))]
 ProductType = Literal["physical_goods", "digital_goods", "services"]
-MAX_UPLOAD = 50_000_000
 
 
 def _deps(request: Request):
@@ -36,6 +37,16 @@ def _call(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except DisputeDeskError as exc:
         raise http_error(exc) from None
+
+
+def _read_capped(file: UploadFile, limit: int, what: str) -> bytes:
+    """The upload's bytes; the body cap (web/body_limits.py) already bounds them, this names
+    the file when the file alone is the problem."""
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise http_error(ValidationError(f"the {what} is larger than {size_text(limit)}",
+                                         param="file", hint="upload a smaller file"))
+    return data
 
 
 class EvidenceUpdate(BaseModel):
@@ -71,7 +82,7 @@ def inbox(request: Request, actor: Reader,
           reason: Annotated[list[str] | None, Query()] = None,
           brand: str | None = None, currency: str | None = None,
           due_within: str | None = Query(None, description="Seconds, or 3d / 48h / 90m."),
-          limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+          limit: int = Query(50, ge=1, le=1000), offset: int = params.offset()) -> dict[str, Any]:
     """Open disputes, soonest ``due_by`` first, with the amount at risk per currency."""
     deps = _deps(request)
     flt = svc.InboxFilter(status=tuple(status or ()), kind=kind, reason=tuple(reason or ()),
@@ -93,9 +104,7 @@ def import_orders(request: Request, actor: Writer, file: UploadFile = File(...),
                   format: Literal["csv", "json", "jsonl"] | None = Form(None),
                   partial: bool = Form(False)) -> dict[str, Any]:
     """Import the merchant's orders (CSV/JSON/JSON lines) for evidence; reports matches."""
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise http_error(ValidationError("the order file is over 50 MB", param="file"))
+    data = _read_capped(file, _deps(request).settings.max_import_bytes, "order file")
     return _call(svc.import_orders, _deps(request), data, actor=actor.username, format=format,
                  partial=partial, filename=file.filename).to_dict()
 
@@ -167,16 +176,13 @@ def upload_file(request: Request, actor: Writer, dispute_id: str,
                 field: str = Form(..., description="Evidence file field, e.g. receipt."),
                 file: UploadFile = File(...), note: str | None = Form(None)) -> dict[str, Any]:
     """Attach a PDF, PNG or JPEG to a file field (several per field are merged at build)."""
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise http_error(ValidationError("the file is over 50 MB", param="file",
-                                         hint="upload files under 50 MB"))
+    data = _read_capped(file, _deps(request).settings.max_upload_bytes, "file")
     return _call(svc.attach, _deps(request), dispute_id, field, file.filename or "upload", data,
                  actor=actor.username, note=note)
 
 
 @router.delete("/disputes/{dispute_id}/files/{file_id}", status_code=204)
-def delete_file(request: Request, actor: Writer, dispute_id: str, file_id: int) -> None:
+def delete_file(request: Request, actor: Writer, dispute_id: str, file_id: params.RowId) -> None:
     _call(svc.detach, _deps(request), dispute_id, file_id, actor=actor.username)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from disputedesk.domain.permissions import Actor
-from disputedesk.errors import DisputeDeskError
+from disputedesk.errors import DisputeDeskError, PayloadError
 from disputedesk.services import events as svc
 from disputedesk.web.auth import ERROR_RESPONSES, http_error, require
 
@@ -17,7 +16,7 @@ router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 
 Reader = Annotated[Actor, Depends(require("events.read"))]
 Replayer = Annotated[Actor, Depends(require("events.replay"))]
-Status = Literal["received", "processed", "ignored", "failed"]
+Status = Literal["received", "processed", "ignored", "failed", "unparseable"]
 
 
 class ReplayRequest(BaseModel):
@@ -48,7 +47,10 @@ def list_events(request: Request, actor: Reader, status: Status | None = None,
 def show_event(request: Request, actor: Reader, event_id: str) -> dict[str, Any]:
     """One stored event with its body as received."""
     row = dict(_call(svc.show_event, request.app.state.deps.store, event_id))
-    row["payload"] = json.loads(row["payload"])
+    try:
+        row["payload"] = svc.load_payload(row["payload"])
+    except PayloadError:
+        pass  # an unparseable event: its body is shown as the text that came
     return row
 
 

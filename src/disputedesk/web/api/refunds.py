@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from disputedesk.domain.money import MAX_AMOUNT
 from disputedesk.domain.permissions import Actor
 from disputedesk.errors import DisputeDeskError, ValidationError
 from disputedesk.services import refunds as svc
@@ -50,7 +51,8 @@ class RefundCreate(BaseModel):
     target_type: str | None = Field(None, description="charge, payment_intent or order_id "
                                                       "(default: from the id's prefix).")
     amount: int | None = Field(None, description="Minor units (1250 = 12.50 EUR); omit for the "
-                                                 "full amount left.", gt=0)
+                                                 "full amount left.", gt=0,
+                                    le=MAX_AMOUNT)
     amount_text: str | None = Field(None, description='Or as people write it: "12.50 EUR", '
                                                       '"1500 JPY", "full".')
     reason: str | None = Field(None, description="duplicate, fraudulent or requested_by_customer.")

@@ -190,7 +190,7 @@ def pop_flash(request: Request) -> list[dict[str, str]]:
         value = json.loads(unquote(raw))
         kind = value.get("kind") if value.get("kind") in ("ok", "info", "warn", "error") else "info"
         return [{"kind": kind, "text": str(value.get("text", ""))[:500]}]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # a forged cookie nested deeply
         return []
 
 

@@ -19,6 +19,7 @@ from disputedesk.services import disputes as svc
 from disputedesk.services.disputes.evidence_work import customer_history
 from disputedesk.store import mirror as repo
 from disputedesk.store.disputes_tables import OPEN_STATUS_LIST
+from disputedesk.web import params
 from disputedesk.web.pages.common import (
     PageContext,
     PageError,
@@ -185,7 +186,7 @@ def upload(dispute_id: str, field: str = Form(...), file: UploadFile = File(...)
 
 
 @router.post("/disputes/{dispute_id}/files/{file_id}/remove")
-def remove_file(dispute_id: str, file_id: int,
+def remove_file(dispute_id: str, file_id: params.RowId,
                 ctx: PageContext = Depends(page("disputes.write"))) -> Response:
     return _do(dispute_id, "#files", "File removed.", svc.detach, ctx.deps, dispute_id, file_id,
                actor=ctx.actor.username)

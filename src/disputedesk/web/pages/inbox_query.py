@@ -86,8 +86,8 @@ def decode_cursor(text: str | None) -> tuple[int, int | None, str] | None:
         phase, due, dispute_id = json.loads(raw)
         if phase not in (0, 1) or not isinstance(dispute_id, str):
             return None
-        if phase == 0 and not isinstance(due, int):
-            return None
+        if phase == 0 and not (isinstance(due, int) and abs(due) < 2**63):
+            return None  # a cursor is the desk's own text: anything else is not one
         return phase, due, dispute_id
     except (ValueError, TypeError):
         return None

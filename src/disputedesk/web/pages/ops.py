@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, Response
 
-from disputedesk.errors import DisputeDeskError, NotFound
+from disputedesk.errors import DisputeDeskError, NotFound, PayloadError
 from disputedesk.services import automation
 from disputedesk.services import events as events_svc
 from disputedesk.services.automation.backtests import last_backtest, run_and_record
 from disputedesk.store import inbox
 from disputedesk.store.tables import audit_log
+from disputedesk.web import params
 from disputedesk.web.pages.common import PageContext, PageError, error_text, page, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -47,12 +48,10 @@ def event_page(event_id: str, ctx: PageContext = Depends(page("events.read"))) -
         row = events_svc.show_event(ctx.deps.store, event_id)
     except NotFound:
         raise PageError(404, f"No stored event has the id '{event_id}'.") from None
-    import json
-
     try:
-        payload = json.loads(row["payload"])
-    except ValueError:
-        payload = row["payload"]
+        payload = events_svc.load_payload(row["payload"])
+    except PayloadError:
+        payload = row["payload"]  # unparseable: shown as the text that came
     return render(ctx, "event.html", "events", event=row, payload=payload)
 
 
@@ -96,7 +95,7 @@ def run_backtest(since: str = Form("180d"),
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(ctx: PageContext = Depends(page("audit.read")), actor: str | None = None,
                action: str | None = None, object_id: str | None = None,
-               before: int | None = None) -> Response:
+               before: int | None = params.keyset()) -> Response:
     c = audit_log.c
     stmt = sa.select(audit_log)
     filters: dict[str, Any] = {"actor": (actor or "").strip()[:255],
