@@ -6,6 +6,7 @@ Every field is documented in docs/configuration.md; a test fails when one is not
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -111,19 +112,28 @@ class Settings(BaseSettings):
     )
     approval_threshold: str | None = Field(
         None,
-        description='Refunds above this need a second person, e.g. "100.00 USD"; '
-        "several comma-separated, one per currency.",
+        description='Seeds the stored approval threshold: refunds above it need a second person, '
+        'e.g. "100.00 USD"; several comma-separated, one per currency.',
     )
     approval_daily_limit: str | None = Field(
-        None, description='Refunds past this daily total per operator need approval, e.g. "500 USD".'
+        None, description='Seeds the stored daily limit: a person\'s refunds past this total in a '
+        'UTC day need approval, e.g. "500 USD".'
     )
 
     # --- disputes ---
     reminder_schedule: str = Field(
-        "7d,72h,24h,6h", description="When to remind before evidence is due (d, h, m units)."
+        "7d,72h,24h,6h",
+        description="Seeds the stored reminder schedule: when to remind before evidence is due."
     )
     notify_slack_webhook_url: SecretStr | None = Field(
         None, description="Slack-compatible incoming webhook for reminders and alerts."
+    )
+    notify_webhook_url: SecretStr | None = Field(
+        None, description="Generic webhook: reminders and alerts POSTed as JSON, signed with "
+                          "DISPUTEDESK_NOTIFY_WEBHOOK_SECRET (header Disputedesk-Signature).",
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key that signs the generic webhook's body.",
     )
     smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications.")
     smtp_port: int = Field(25, description="SMTP port.")
@@ -154,6 +164,10 @@ class Settings(BaseSettings):
     )
     merchant_policy_shown_at: str | None = Field(
         None, description='Where customers see the policies before paying, e.g. "at checkout".'
+    )
+    merchant_policy_shown_since: date | None = Field(
+        None, description="Since when checkout shows the policies (YYYY-MM-DD); evidence states a "
+                          "policy only for payments made after this date.",
     )
 
     # --- automation ---

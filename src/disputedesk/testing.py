@@ -406,3 +406,31 @@ def desk_on_emulator(server, database_url: str, data_dir, *, manual_clock: bool 
         yield deps
     finally:
         deps.close()
+
+
+# --- the CLI as a proven desk user -------------------------------------------------------------
+
+def cli_token(database_url: str, username: str, role: str, *, signed_in: bool = True,
+              **overrides: Any) -> str:
+    """A personal token for the desk user ``username`` (created with ``role`` when missing), to
+    pass to the CLI as ``DISPUTEDESK_TOKEN``: what ``disputedesk login`` would store.
+
+    ``signed_in=False`` makes an API token of the kind ``tokens create`` makes for a script
+    instead (it may not decide approvals). The user's password is not needed: the helper writes
+    to the database directly, as an admin with shell access could (docs/security.md).
+    """
+    from disputedesk.config import Settings
+    from disputedesk.services import accounts
+    from disputedesk.wiring import build_deps
+
+    deps = build_deps(Settings(database_url=database_url, **overrides), gateway_factory=None,
+                      migrate=False)
+    try:
+        if not any(u["username"] == username for u in accounts.list_users(deps)):
+            accounts.create_user(deps, username=username, role=role, actor="test")
+        _info, secret = accounts.create_token(
+            deps, name=f"test {username} {secrets.token_hex(3)}", role=role, owner=username,
+            actor="test", kind="login" if signed_in else "api")
+    finally:
+        deps.close()
+    return secret

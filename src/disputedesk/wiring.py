@@ -85,6 +85,7 @@ def build_deps(settings: Settings, *, clock: Clock | None = None,
 
 # Features that subscribe to events and register jobs: each module has ``install(deps)``.
 FEATURES: tuple[str, ...] = (
+    "disputedesk.services.policy",  # first: seeds the stored policy the others read
     "disputedesk.services.accounts",
     "disputedesk.services.refunds",
     "disputedesk.services.disputes",

@@ -182,7 +182,8 @@ def test_a_new_user_signs_in_with_the_one_time_link_then_with_the_password(stack
 def test_an_agent_works_a_dispute_from_the_inbox_to_won(stack, new_page):
     charge = stack.client.v1.payment_intents.create(params={
         "amount": 4200, "currency": "usd", "payment_method": "pm_card_createDispute",
-        "confirm": True, "metadata": {"order_id": "ord_e2e_1"},
+        "confirm": True, "metadata": {"order_id": "ord_e2e_1", "ip_address": "198.51.100.23"},
+        "description": "Trail running shoes", "receipt_email": "ada@example.com",
         "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}).latest_charge
     stack.advance(2)
     stack.sync()
@@ -194,10 +195,25 @@ def test_an_agent_works_a_dispute_from_the_inbox_to_won(stack, new_page):
     row = page.locator("table.list tbody tr", has=page.locator(f"a[href='/disputes/{dispute.id}']"))
     assert "42.00 USD" in row.inner_text()
     assert row.locator("time.countdown").count() == 1
+    # A to-do list: the first row needs a response and says when it is due.
+    first = page.locator("table.list tbody tr").first
+    assert first.get_attribute("class") == "todo" and "due in" in first.inner_text()
     shot(page, "inbox")
     row.locator(f"a[href='/disputes/{dispute.id}']").click()
     page.wait_for_url(f"**/disputes/{dispute.id}")
     assert page.locator("#evidence h2").inner_text().startswith("Evidence")
+    # Each field names the record it came from; what the desk cannot back is listed with what
+    # to add, and the product type shows what it was inferred from.
+    assert page.locator("#to-add li").count() > 0
+    assert page.locator("#product-type-source").inner_text().strip()
+    # Built (the charge is fetched; what the desk's rules staged is its own, composed again):
+    # each field's record, and the letter's sentences each with its sources.
+    press(page, "#answer button:has-text('Build evidence')")
+    sources = " ".join(page.locator("#evidence .source").all_inner_texts())
+    assert "from charge ch_" in sources
+    assert "no record holds it yet" in sources
+    assert page.locator("#evidence ol.claims li").count() > 0
+    page.locator("#evidence").screenshot(path=str(SCREENSHOTS / "dispute.png"))
 
     # Edit a field: the rebuttal letter (the emulator's magic string decides the outcome).
     page.fill("textarea[name='field.uncategorized_text']", "winning_evidence")
@@ -220,7 +236,7 @@ def test_an_agent_works_a_dispute_from_the_inbox_to_won(stack, new_page):
     assert "Evidence built" in flash(page)
     press(page, "#answer button:has-text('Stage on Stripe')")
     assert "staged" in flash(page)
-    shot(page, "dispute", full_page=False)
+    assert "typed by ana (their own statement)" in page.locator("#evidence").inner_text()
     assert stack.client.v1.disputes.retrieve(dispute.id).status == "needs_response"
 
     press(page, "#answer button:has-text('Preview and submit')")
@@ -228,6 +244,7 @@ def test_an_agent_works_a_dispute_from_the_inbox_to_won(stack, new_page):
     preview = page.locator("table.preview").inner_text()
     assert "evidence[uncategorized_text]" in preview and "winning_evidence" in preview
     assert "evidence[shipping_documentation]" in preview and "file_" in preview
+    assert "as on Stripe" in preview  # against what Stripe already holds (staged just before)
     shot(page, "preview")
     press(page, "button:has-text('Submit this evidence')")
     assert "Evidence submitted" in flash(page)

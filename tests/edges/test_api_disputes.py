@@ -38,7 +38,7 @@ def desk(emulator, sqlite_url, tmp_path):
 
 @pytest.fixture
 def api(desk):
-    tokens = {role: accounts.create_token(desk, name=f"{role} token", role=role)[1]
+    tokens = {role: accounts.token_for_role(desk, role, name=f"{role} token")
               for role in ("viewer", "agent", "admin")}
     with run_server(create_app(desk)) as base_url:
         clients = {role: httpx.Client(base_url=f"{base_url}/api/v1", timeout=30,
@@ -141,8 +141,10 @@ def test_text_templates_over_http_need_settings_manage_for_changes_and_refuse_ba
     listed = api["viewer"].get("/disputes/templates")
     assert listed.status_code == 200
     assert {t["name"] for t in listed.json()["data"]} == {
-        "refund_policy_disclosure", "cancellation_policy_disclosure", "rebuttal_letter"}
-    body = {"source": "{{ merchant.name or 'We' }} refund within 30 days."}
+        "refund_policy_disclosure", "cancellation_policy_disclosure", "refund_refusal_explanation",
+        "cancellation_rebuttal", "rebuttal_letter"}
+    body = {"source": '{% claim "refund_window" %}{{ merchant.name or "We" }} refund within '
+                      '{{ facts.refund_window }} days.{% endclaim %}'}
     assert api["viewer"].put("/disputes/templates/rebuttal_letter", json=body).status_code == 403
     # A template renders into every dispute's evidence: an agent may not change it.
     refused = api["agent"].put("/disputes/templates/rebuttal_letter", json=body)
@@ -152,6 +154,10 @@ def test_text_templates_over_http_need_settings_manage_for_changes_and_refuse_ba
     assert changed.status_code == 200 and changed.json()["custom"] is True
     bad = api["admin"].put("/disputes/templates/rebuttal_letter", json={"source": "{% if %}"})
     assert bad.status_code == 400 and "line 1" in bad.text
+    # A sentence that names no facts would be sent whatever the desk knows: refused.
+    loose = api["admin"].put("/disputes/templates/rebuttal_letter",
+                             json={"source": "We refund within 30 days."})
+    assert loose.status_code == 400 and "outside a claim" in loose.text
     assert api["admin"].put("/disputes/templates/nope", json=body).status_code == 422
     reset = api["admin"].delete("/disputes/templates/rebuttal_letter")
     assert reset.status_code == 200 and reset.json()["custom"] is False
@@ -162,6 +168,7 @@ def test_a_template_that_would_burn_cpu_is_refused_with_a_clear_message_on_the_e
     dispute_id = open_dispute(emulator, desk)
     for source in ("{{ 'x' * 300000000 }}",
                    "{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}"):
+        source = '{% claim "dispute" %}' + source + "{% endclaim %}"
         stored = api["admin"].put("/disputes/templates/rebuttal_letter", json={"source": source})
         assert stored.status_code == 200, stored.text  # it compiles; it is stopped when rendered
         evidence = api["viewer"].get(f"/disputes/{dispute_id}/evidence")

@@ -16,7 +16,7 @@ from disputedesk.worker import Worker
 
 @pytest.fixture
 def api(deps):
-    tokens = {role: accounts.create_token(deps, name=role, role=role)[1]
+    tokens = {role: accounts.token_for_role(deps, role, name=role)
               for role in ("viewer", "agent")}
     with run_server(create_app(deps)) as url:
         clients = {role: httpx.Client(base_url=f"{url}/api/v1",

@@ -47,7 +47,7 @@ def server(desk):
 @pytest.fixture
 def api(desk, server):
     roles = {"viewer": "viewer", "agent": "agent", "approver": "approver", "approver2": "approver"}
-    tokens = {name: accounts.create_token(desk, name=f"{name} token", role=role)[1]
+    tokens = {name: accounts.token_for_role(desk, role, name=f"{name} token")
               for name, role in roles.items()}
     clients = {name: httpx.Client(base_url=f"{server}/api/v1", timeout=30,
                                   headers={"Authorization": f"Bearer {token}"})
@@ -138,7 +138,7 @@ def test_a_requester_cannot_approve_their_own_refund_with_an_approver_token(
     assert own.status_code == 403 and own.json()["detail"]["code"] == "self_approval"
     # An admin gave alice an approver token for her scripts: it is not a second person.
     _info, secret = accounts.create_token(desk, name="alice-scripts", role="approver",
-                                          actor="admin")
+                                          owner="alice", actor="admin")
     bearer = {"Authorization": f"Bearer {secret}"}
     with httpx.Client(base_url=server, timeout=30, headers=bearer) as token:
         listed = token.get("/api/v1/refunds", params={"status": "awaiting_approval"})

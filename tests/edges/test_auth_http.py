@@ -60,10 +60,11 @@ def _set_cookie_header(response, name: str) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_a_valid_token_authenticates_as_its_role(deps, client, role):
-    token = accounts.token_for_role(deps, role, name="ci")
+    accounts.create_user(deps, username="ci-owner", role=role)
+    token = accounts.token_for_role(deps, role, name="ci", owner="ci-owner")
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
-    assert me.json()["username"] == "token:ci" and me.json()["role"] == role
+    assert me.json()["username"] == "ci-owner" and me.json()["role"] == role
     assert me.json()["via"] == "token"
 
 
@@ -77,7 +78,8 @@ def test_a_wrong_or_malformed_authorization_header_is_401_with_a_json_error(clie
 
 
 def test_a_revoked_token_is_refused(deps, client):
-    info, secret = accounts.create_token(deps, name="ci", role="admin", actor="root")
+    accounts.create_user(deps, username="root", role="admin")
+    info, secret = accounts.create_token(deps, name="ci", role="admin", owner="root")
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/tokens", headers=headers).status_code == 200
     assert client.delete(f"/api/v1/tokens/{info['id']}", headers=headers).status_code == 200
@@ -116,7 +118,7 @@ ADMIN_ENDPOINTS = [
 @pytest.mark.parametrize("role", [None, *ROLES])
 def test_only_admins_manage_users_and_tokens(deps, client, role):
     accounts.create_user(deps, username="root", role="admin", password=PASSWORD)
-    accounts.create_token(deps, name="target", role="viewer", actor="root")  # tok_1
+    accounts.create_token(deps, name="target", role="viewer", owner="root")  # tok_1
     headers = {}
     if role is not None:
         headers["Authorization"] = f"Bearer {accounts.token_for_role(deps, role)}"

@@ -12,6 +12,7 @@ from disputedesk.cli.main import app
 from disputedesk.errors import Conflict, ValidationError
 from disputedesk.services import accounts
 from disputedesk.store import audit
+from disputedesk.testing import cli_token
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +30,9 @@ def database_url(sqlite_url):  # these tests are about the CLI, not the database
 @pytest.fixture
 def cli(sqlite_url, tmp_path):
     runner = CliRunner()
+    # ops-alice, an admin, proven by her personal token (bootstrap: tests/security)
     env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
-           "DISPUTEDESK_ACTOR": "ops-alice"}
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "ops-alice", "admin")}
     return lambda *args, input=None: runner.invoke(app, list(args), env=env, input=input)
 
 
@@ -50,15 +52,16 @@ def test_users_create_with_a_prompted_password_and_the_audit_names_the_actor(cli
     assert "a long password here" not in result.output
     assert accounts.login(deps, username="carol", password="a long password here").actor.role == "approver"
     with deps.store.read() as conn:
-        assert [(e["actor"], e["action"]) for e in audit.recent(conn)
-                if e["action"] == "user.created"] == [("ops-alice", "user.created")]
+        assert [(e["actor"], e["person"], e["door"], e["credential"][:4])
+                for e in audit.recent(conn) if e["action"] == "user.created"
+                and e["details"]["username"] == "carol"] == [("ops-alice", "ops-alice", "cli", "tok_")]
 
 
-def test_users_create_refuses_a_short_password_before_touching_the_database(cli, deps):
+def test_users_create_refuses_a_short_password_before_recording_anything(cli, deps):
     result = cli("users", "create", "dan", "--role", "viewer", "--password-stdin", input="short\n")
     assert isinstance(result.exception, ValidationError)
     assert "at least 12 characters" in str(result.exception)
-    assert accounts.list_users(deps) == []
+    assert [u["username"] for u in accounts.list_users(deps)] == ["ops-alice"]
 
 
 def test_users_reset_password_and_list_and_disable(cli, deps):
@@ -69,7 +72,8 @@ def test_users_reset_password_and_list_and_disable(cli, deps):
     assert accounts.login(deps, username="erin", password="erin new password").actor
     assert cli("users", "disable", "erin").exit_code == 0
     rows = [json.loads(line) for line in cli("users", "list", "--json").output.splitlines()]
-    assert {(r["username"], r["disabled"]) for r in rows} == {("root", False), ("erin", True)}
+    assert {(r["username"], r["disabled"]) for r in rows} == {
+        ("root", False), ("erin", True), ("ops-alice", False)}
     assert all("password" not in key for r in rows for key in r if key != "has_password")
     assert "disabled" in cli("users", "list").output
 
@@ -81,8 +85,7 @@ def test_users_reset_password_can_print_a_link_instead(cli, deps):
 
 
 def test_the_last_admin_cannot_be_disabled_from_the_cli(cli, deps):
-    accounts.create_user(deps, username="root", role="admin", password="root password 123")
-    result = cli("users", "disable", "root")
+    result = cli("users", "disable", "ops-alice")
     assert isinstance(result.exception, Conflict)
 
 
@@ -96,7 +99,8 @@ def test_tokens_create_prints_the_token_once_and_list_shows_only_its_prefix(cli,
     assert secret not in listed and created["token"]["prefix"] in listed
     assert cli("tokens", "revoke", created["token"]["id"]).exit_code == 0
     assert accounts.authenticate_token(deps, secret) is None
-    assert cli("tokens", "list", "--json").output == ""
+    assert created["token"]["owner"] == "ops-alice"
+    assert created["token"]["id"] not in cli("tokens", "list", "--json").output
     assert created["token"]["id"] in cli("tokens", "list", "--all").output
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from disputedesk.cli.main import app, exit_code_for
+from disputedesk.testing import cli_token
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.errors import DisputeDeskError
 
@@ -27,7 +28,7 @@ def cli(emulator, sqlite_url, tmp_path):
     runner = CliRunner()
     env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
            "DISPUTEDESK_STRIPE_API_KEY": "sk_test_cli", "DISPUTEDESK_STRIPE_API_BASE": emulator.base_url,
-           "DISPUTEDESK_ACTOR": "ana"}
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "ana", "agent")}
 
     def invoke(*args, **kw):
         result = runner.invoke(app, [str(a) for a in args], env=env, **kw)
@@ -79,7 +80,9 @@ def test_evidence_edits_attachments_build_stage_and_submit_once(emulator, cli, t
     assert attached.exit_code == 0 and "png" in attached.output
     built = cli("disputes", "build", dispute_id, "--json")
     assert built.exit_code == 0, built.output
-    assert set(json.loads(built.output)["packet"]) == {"shipping_documentation", "uncategorized_file"}
+    # The receipt document comes from the charge's receipt record (the emulator sets receipt_email).
+    assert set(json.loads(built.output)["packet"]) == {"shipping_documentation", "uncategorized_file",
+                                                         "receipt"}
     assert cli("disputes", "stage", dispute_id).exit_code == 0
     declined = cli("disputes", "submit", dispute_id, input="n\n")
     assert declined.exit_code == 1 and '"submit": true' in declined.output
@@ -123,7 +126,8 @@ def test_the_merchants_text_template_is_set_shown_used_and_reset(emulator, cli, 
     assert listed.exit_code == 0 and "refund_policy_disclosure" in listed.output
     assert "default" in listed.output
     source = tmp_path / "letter.j2"
-    source.write_text("Dear bank, {{ merchant.name or 'the merchant' }} disputes this claim.")
+    source.write_text('{% claim "dispute" %}Dear bank, {{ merchant.name or "the merchant" }} disputes '
+                      'this claim.{% endclaim %}')
     assert cli("disputes", "templates", "set", "rebuttal_letter", source).exit_code == 0
     assert "merchant.name" in cli("disputes", "templates", "show", "rebuttal_letter").output
     view = json.loads(cli("disputes", "evidence", dispute_id, "--json").output)
@@ -133,5 +137,25 @@ def test_the_merchants_text_template_is_set_shown_used_and_reset(emulator, cli, 
     broken.write_text("{% if %}")
     refused = cli("disputes", "templates", "set", "rebuttal_letter", broken)
     assert refused.exit_code == 2 and "line 1" in refused.output
+    loose = tmp_path / "loose.j2"
+    loose.write_text("The order was delivered.")
+    refused = cli("disputes", "templates", "set", "rebuttal_letter", loose)
+    assert refused.exit_code == 2 and "outside a claim" in refused.output
     assert cli("disputes", "templates", "reset", "rebuttal_letter").exit_code == 0
     assert "default" in cli("disputes", "templates", "list").output
+
+
+def test_status_says_reminders_are_not_delivered_without_a_channel(emulator, cli):
+    open_dispute(emulator, cli)
+    out = cli("disputes", "status")
+    assert out.exit_code == 0, out.output
+    assert "reminders: NOT being delivered" in out.output and "DISPUTEDESK_NOTIFY_WEBHOOK_URL" in out.output
+    assert "1 open dispute(s): 1 need a response" in out.output
+
+
+def test_the_evidence_view_names_each_fields_record_and_what_to_add(emulator, cli):
+    dispute_id = open_dispute(emulator, cli, pm="pm_card_createDisputeProductNotReceived")
+    out = cli("disputes", "evidence", dispute_id)
+    assert out.exit_code == 0, out.output
+    assert "charge ch_" in out.output  # a field's record
+    assert "to add" in out.output and "delivery confirmation" in out.output

@@ -17,6 +17,7 @@ from disputedesk import errors
 from disputedesk.domain.bulk import BulkFileInvalid, read_result_csv
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.services.refunds.testing import pay
+from disputedesk.testing import cli_token
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,9 @@ def env(sqlite_url, tmp_path, emulator) -> dict:
     return {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
             "DISPUTEDESK_STRIPE_API_KEY": "sk_test_cli",
             "DISPUTEDESK_STRIPE_API_BASE": emulator.base_url,
-            "DISPUTEDESK_STRIPE_RATE_LIMIT": "500", "DISPUTEDESK_ACTOR": "alice"}
+            "DISPUTEDESK_STRIPE_RATE_LIMIT": "500",
+            # alice, an approver, proven by her personal token (as `disputedesk login` stores it)
+            "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "alice", "approver")}
 
 
 @pytest.fixture
@@ -63,16 +66,19 @@ def test_a_refund_in_another_currency_is_refused_with_the_fix(cli, emulator):
     assert "enter the amount in JPY" in str(result.exception)
 
 
-def test_approval_by_another_user_through_the_cli(cli, emulator):
+def test_approval_by_another_user_through_the_cli(cli, emulator, sqlite_url):
     charge = pay(emulator.stripe_client(), 50000)
-    limits = {"DISPUTEDESK_APPROVAL_THRESHOLD": "100.00 USD"}
+    admin = cli_token(sqlite_url, "root", "admin")
+    assert cli("settings", "set", "approval_threshold", "100.00 USD",
+               DISPUTEDESK_TOKEN=admin).exit_code == 0
+    limits = {"DISPUTEDESK_APPROVAL_THRESHOLD": ""}  # the environment no longer matters
     asked = cli("refund", charge, "--amount", "250", "--json", **limits)
     request = json.loads(asked.output)["request"]
     assert request["status"] == "awaiting_approval"
     own = cli("refunds", "approve", request["id"], **limits)
     assert isinstance(own.exception, errors.PermissionDenied)
     done = cli("refunds", "approve", request["id"], "--note", "checked the order",
-               DISPUTEDESK_ACTOR="bob", **limits)
+               DISPUTEDESK_TOKEN=cli_token(sqlite_url, "bob", "approver"), **limits)
     assert done.exit_code == 0 and "succeeded" in done.output
 
 

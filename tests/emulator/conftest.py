@@ -48,6 +48,20 @@ def base_url(emulator_server: EmulatorServer) -> str:
     return emulator_server.base_url
 
 
+@pytest.fixture
+def add_customers(emulator: Emulator) -> Callable[..., None]:
+    """Make customers with chosen ids, for tests that name them in payments (the emulator
+    refuses a ``customer`` it does not know, as Stripe does)."""
+    def add(*ids: str) -> None:
+        coll = emulator.platform.collection("customer")
+        with emulator.lock:
+            for cid in ids:
+                if cid not in coll:
+                    coll.add({"id": cid, "object": "customer", "created": emulator.clock.now(),
+                              "email": None, "livemode": False, "metadata": {}, "name": None})
+    return add
+
+
 class WebhookSink:
     """A local HTTP server recording every POST; answers with ``statuses`` in turn, then 200."""
 

@@ -8,6 +8,11 @@ import pytest
 import stripe
 
 
+@pytest.fixture(autouse=True)
+def _customers(add_customers: Any) -> None:
+    add_customers("cus_test1", "cus_a", "cus_b", "cus_x", "cus_1", "cus_2")
+
+
 def pay(client: Any, pm: str = "pm_card_visa", amount: int = 2000, **extra: Any) -> Any:
     return client.v1.payment_intents.create(params={
         "amount": amount, "currency": "usd", "payment_method": pm, "confirm": True, **extra})

@@ -281,31 +281,38 @@ def test_the_first_admin_is_created_once_with_a_one_time_link(deps):
 
 # --- API tokens --------------------------------------------------------------------------------
 
+def _root(deps) -> str:
+    """The admin the tokens below belong to."""
+    if not any(u["username"] == "root" for u in accounts.list_users(deps)):
+        accounts.create_user(deps, username="root", role="admin")
+    return "root"
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_a_token_authenticates_with_its_role_until_revoked(deps, role):
-    info, secret = accounts.create_token(deps, name="ci", role=role, actor="root")
+    info, secret = accounts.create_token(deps, name="ci", role=role, owner=_root(deps))
     assert secret.startswith("ddk_") and info["prefix"] == secret[:12]
     assert "secret" not in info and secret not in str(info)
     actor = accounts.authenticate_token(deps, secret)
-    assert (actor.id, actor.username, actor.role, actor.via) == (info["id"], "token:ci", role, "token")
+    assert (actor.id, actor.username, actor.role, actor.via) == (info["id"], "root", role, "token")
     accounts.revoke_token(deps, info["id"], actor="root")
     assert accounts.authenticate_token(deps, secret) is None
 
 
 def test_a_token_is_stored_only_as_its_sha256(deps):
-    info, secret = accounts.create_token(deps, name="ci", role="viewer", actor="root")
+    info, secret = accounts.create_token(deps, name="ci", role="viewer", owner=_root(deps))
     row = _row(deps, api_tokens, api_tokens.c.id == int(info["id"][4:]))
     assert row.token_hash == accounts.digest(secret) and secret not in row.token_hash
 
 
 def test_wrong_tokens_do_not_authenticate(deps):
-    _, secret = accounts.create_token(deps, name="ci", role="admin", actor="root")
+    _, secret = accounts.create_token(deps, name="ci", role="admin", owner=_root(deps))
     for wrong in ["", "ddk_", secret[:-1], secret + "x", secret.replace("ddk_", "xyz_"), "x" * 500]:
         assert accounts.authenticate_token(deps, wrong) is None
 
 
 def test_token_use_is_recorded_at_most_once_a_minute(deps, clock):
-    _, secret = accounts.create_token(deps, name="ci", role="viewer", actor="root")
+    _, secret = accounts.create_token(deps, name="ci", role="viewer", owner=_root(deps))
     accounts.authenticate_token(deps, secret)
     first = clock.now()
     clock.advance(30)
@@ -317,7 +324,7 @@ def test_token_use_is_recorded_at_most_once_a_minute(deps, clock):
 
 
 def test_token_creation_and_revocation_are_audited(deps):
-    info, secret = accounts.create_token(deps, name="ci", role="agent", actor="root")
+    info, secret = accounts.create_token(deps, name="ci", role="agent", owner=_root(deps))
     accounts.revoke_token(deps, info["id"], actor="root")
     accounts.revoke_token(deps, info["id"], actor="root")  # twice: recorded once
     with deps.store.read() as conn:

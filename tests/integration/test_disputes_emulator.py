@@ -248,7 +248,17 @@ def test_a_packet_that_cannot_fit_is_refused_naming_what_does_not_fit(emulator, 
         pdf.add_page()
         pdf.set_font("Helvetica", size=12)
         pdf.cell(0, 10, f"Terms page {n}")
-    svc.attach(desk, dispute["id"], "refund_policy", "terms.pdf", bytes(pdf.output()), actor="ana")
+    # More pages than Stripe takes for a whole dispute: refused at upload, before the build.
+    with pytest.raises(ValidationError, match="'terms.pdf' has 60 pages"):
+        svc.attach(desk, dispute["id"], "refund_policy", "terms.pdf", bytes(pdf.output()),
+                   actor="ana")
+    pdf = FPDF()
+    for n in range(30):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=12)
+        pdf.cell(0, 10, f"Terms page {n}")
+    for field in ("refund_policy", "cancellation_policy"):  # 60 pages in all
+        svc.attach(desk, dispute["id"], field, f"{field}.pdf", bytes(pdf.output()), actor="ana")
     with pytest.raises(PacketTooLarge) as info:
         svc.build(desk, dispute["id"], actor="ana")
     assert "pages" in str(info.value) and "refund_policy" in str(info.value)
@@ -309,7 +319,9 @@ def test_ce3_is_refused_with_a_reason_when_the_history_does_not_qualify(emulator
 def test_ce3_is_not_offered_for_a_dispute_stripe_does_not_list_as_eligible(emulator, desk):
     dispute = open_dispute(emulator, desk, "pm_card_createDisputeProductNotReceived")
     view = svc.get_evidence(desk, dispute["id"])
-    assert view.ce3["eligible"] is False and "enhanced_eligibility_types" in view.ce3["explain"]
+    # Not a fraud dispute: the desk does not try CE 3.0 either.
+    assert view.ce3["eligible"] is False and view.ce3["checked_by_desk"] is False
+    assert "10.4" in view.ce3["explain"]
 
 
 def test_a_dispute_reaches_the_desk_by_signed_webhook_and_joins_the_inbox(emulator, database_url,

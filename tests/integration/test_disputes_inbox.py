@@ -37,10 +37,18 @@ def seed(deps, n: int = 400) -> list[dict]:
     return disputes
 
 
-def test_pages_walk_every_open_dispute_in_deadline_order_with_totals(deps):
-    disputes = seed(deps)
-    open_ = sorted((d for d in disputes if d["status"] not in ("won", "lost", "warning_closed")),
+def todo_order(disputes: list[dict]) -> list[str]:
+    """Needing a response by due_by, then under review (none submitted by the desk here) by id."""
+    open_ = [d for d in disputes if d["status"] not in ("won", "lost", "warning_closed")]
+    needs = sorted((d for d in open_ if d["status"] in ("needs_response", "warning_needs_response")),
                    key=lambda d: (d["evidence_details"]["due_by"], d["id"]))
+    review = sorted((d for d in open_ if d not in needs), key=lambda d: d["id"])
+    return [d["id"] for d in needs + review]
+
+
+def test_pages_walk_every_open_dispute_in_to_do_order_with_totals(deps):
+    disputes = seed(deps)
+    open_ = [d for d in disputes if d["status"] not in ("won", "lost", "warning_closed")]
     seen, offset = [], 0
     while True:
         page = svc.list_inbox(deps.store, NOW, limit=50, offset=offset)
@@ -48,7 +56,16 @@ def test_pages_walk_every_open_dispute_in_deadline_order_with_totals(deps):
         offset += 50
         if not page.to_dict()["has_more"]:
             break
-    assert seen == [d["id"] for d in open_]
+    assert seen == todo_order(disputes)
+    # The keyset cursor walks the same order (the dashboard's pages).
+    walked, cursor = [], None
+    while True:
+        page = svc.list_inbox(deps.store, NOW, limit=25, cursor=cursor)
+        walked += [r.id for r in page.rows]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert walked == seen
     assert page.total == len(open_)
     for currency in ("usd", "eur"):
         assert page.at_risk[currency] == sum(d["amount"] for d in open_ if d["currency"] == currency)
@@ -59,12 +76,11 @@ def test_filters_combine(deps):
     flt = svc.InboxFilter(kind="chargeback", reason=("duplicate",), brand="visa", currency="eur",
                           due_within=2 * 86400)
     got = [r.id for r in svc.list_inbox(deps.store, NOW, flt, limit=1000).rows]
-    want = sorted((d for d in disputes if d["status"] in ("needs_response", "under_review")
-                   and d["reason"] == "duplicate" and d["currency"] == "eur"
-                   and d["payment_method_details"]["card"]["brand"] == "visa"
-                   and d["evidence_details"]["due_by"] <= NOW + 2 * 86400),
-                  key=lambda d: (d["evidence_details"]["due_by"], d["id"]))
-    assert got == [d["id"] for d in want] and got
+    want = todo_order([d for d in disputes if d["status"] in ("needs_response", "under_review")
+                       and d["reason"] == "duplicate" and d["currency"] == "eur"
+                       and d["payment_method_details"]["card"]["brand"] == "visa"
+                       and d["evidence_details"]["due_by"] <= NOW + 2 * 86400])
+    assert got == want and got
 
 
 def test_the_page_is_read_from_the_partial_index_in_deadline_order(deps):
@@ -95,3 +111,30 @@ def test_an_unknown_status_or_kind_is_refused_by_name(deps):
         svc.list_inbox(deps.store, NOW, svc.InboxFilter(status=("open",)))
     with pytest.raises(ValidationError, match="unknown kind"):
         svc.list_inbox(deps.store, NOW, svc.InboxFilter(kind="refund"))
+
+
+def test_the_first_row_needs_a_response_and_only_an_unanswered_passed_deadline_is_overdue(deps):
+    seed(deps)
+    rows = svc.list_inbox(deps.store, NOW, limit=1000).rows
+    assert rows[0].needs_response
+    first_review = next(i for i, r in enumerate(rows) if not r.needs_response)
+    assert all(r.needs_response for r in rows[:first_review])
+    assert not any(r.needs_response for r in rows[first_review:])
+    for r in rows:
+        if r.needs_response:
+            assert r.todo.startswith("overdue by" if r.time_left <= 0 else "due in"), r.todo
+        else:  # submitted: never "overdue", whatever the old deadline
+            assert r.todo == "submitted, awaiting the issuer", r.todo
+
+
+def test_a_dispute_the_desk_submitted_says_when(deps):
+    from disputedesk.services.disputes.common import sync_work
+
+    disputes = seed(deps, 60)
+    review = [d for d in disputes if d["status"] == "under_review"][:2]
+    with deps.store.write() as conn:
+        sync_work(conn, review[0], NOW, submitted_at=float(NOW - 2 * 86400 - 3600), submitted_by="ana")
+        sync_work(conn, review[1], NOW, submitted_at=float(NOW - 86400), submitted_by="ana")
+    rows = [r for r in svc.list_inbox(deps.store, NOW, limit=1000).rows if not r.needs_response]
+    assert [r.id for r in rows[:2]] == [review[0]["id"], review[1]["id"]]  # by submission date
+    assert rows[0].todo == "submitted 2d 1h ago, awaiting the issuer"

@@ -47,13 +47,14 @@ def smtp_server():
         controller.stop()
 
 
-@pytest.fixture
-def chat_receiver():
-    received: list[dict] = []
+def _receiver(path: str):
+    """A real HTTP receiver on loopback; each POST kept as (body, signature header)."""
+    received: list[tuple[bytes, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers.get("Disputedesk-Signature", "")))
             self.send_response(200)
             self.end_headers()
 
@@ -64,9 +65,14 @@ def chat_receiver():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/B000/secret", received
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", received
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def chat_receiver():
+    yield from _receiver("/hooks/T000/B000/secret")
 
 
 @pytest.fixture
@@ -151,7 +157,7 @@ def test_each_reminder_is_sent_once_by_email_and_chat_and_never_twice_across_a_r
     assert svc.send_due_reminders(desk).sent == [(dispute["id"], 7 * DAY)]
     assert svc.send_due_reminders(desk).sent == []
     assert len(mailbox.messages) == 1 and len(chat) == 1
-    assert dispute["id"] in mailbox.messages[0] and "Evidence due in 6d 23h" in chat[0]["text"]
+    assert dispute["id"] in mailbox.messages[0] and "Evidence due in 6d 23h" in json.loads(chat[0][0])["text"]
 
     desk = restart(desk, settings)
     assert svc.send_due_reminders(desk).sent == []
@@ -246,3 +252,51 @@ def test_the_reminder_schedule_is_read_from_the_settings():
     assert parse_schedule("30m, 2h") == [7200, 1800]
     with pytest.raises(ValidationError, match="3 weeks"):
         parse_schedule("3 weeks")
+
+
+@pytest.fixture
+def signed_receiver():
+    yield from _receiver("/desk-hooks")
+
+
+def test_a_reminder_reaches_the_generic_webhook_as_signed_json(emulator, database_url, tmp_path,
+                                                               signed_receiver):
+    from disputedesk.notify import verify_webhook
+
+    url, received = signed_receiver
+    settings = Settings(database_url=database_url, data_dir=tmp_path,
+                        stripe_api_key=SecretStr("sk_test_reminders"), stripe_api_base=emulator.base_url,
+                        stripe_rate_limit=1000, notify_webhook_url=SecretStr(url),
+                        notify_webhook_secret=SecretStr("whsec_desk_hooks"))
+    desk = build_deps(settings, clock=ManualClock(emulator.emulator.clock.now()), migrate=False)
+    try:
+        assert svc.reminder_delivery(desk) == {"delivering": True, "channels": ["webhook"], "why": ""}
+        dispute = open_dispute(emulator, desk)
+        move_to(emulator, desk, dispute["evidence_details"]["due_by"] - 7 * DAY + 60)
+        assert svc.send_due_reminders(desk).sent == [(dispute["id"], 7 * DAY)]
+        ((body, signature),) = received
+        assert verify_webhook("whsec_desk_hooks", body, signature)  # signed at wall-clock time
+        assert not verify_webhook("another secret", body, signature)
+        payload = json.loads(body)
+        assert payload["kind"] == "dispute.reminder" and payload["fields"]["dispute"] == dispute["id"]
+    finally:
+        desk.close()
+
+
+def test_with_no_channel_a_reminder_is_undelivered_never_sent_and_the_page_says_so(
+        emulator, database_url, tmp_path):
+    settings = Settings(database_url=database_url, data_dir=tmp_path,
+                        stripe_api_key=SecretStr("sk_test_reminders"), stripe_api_base=emulator.base_url,
+                        stripe_rate_limit=1000)
+    desk = build_deps(settings, clock=ManualClock(emulator.emulator.clock.now()), migrate=False)
+    try:
+        status = svc.reminder_delivery(desk)
+        assert status["delivering"] is False and "DISPUTEDESK_NOTIFY_WEBHOOK_URL" in status["why"]
+        dispute = open_dispute(emulator, desk)
+        move_to(emulator, desk, dispute["evidence_details"]["due_by"] - 7 * DAY + 60)
+        run = svc.send_due_reminders(desk)
+        assert run.sent == [] and run.undelivered == 1
+        statuses = {r["offset_seconds"]: r["status"] for r in svc.list_reminders(desk, dispute["id"])}
+        assert statuses[7 * DAY] == "undelivered"
+    finally:
+        desk.close()

@@ -166,3 +166,39 @@ def test_countered_fee_applies_only_to_countered_chargebacks_since_june_2025_out
     assert not d.countered_fee_applies(dict(countered, status="warning_under_review"))
     smart = dict(countered, evidence_details={"submission_count": 1, "submission_method": "smart_disputes"})
     assert not d.countered_fee_applies(smart)
+
+
+def test_a_countered_dispute_with_no_countered_fee_booked_says_so_and_counts_none():
+    x = dispute(status="lost", created=d.COUNTERED_FEE_SINCE + 10,
+                evidence_details={"submission_count": 1, "due_by": NOW},
+                balance_transactions=[txn(-4200, 1500, id="txn_w")])
+    out = d.classify_outcome(x)
+    assert out.money.countered_fee == 0 and out.money.net == -5700
+    assert any("no countered fee is booked" in n for n in out.notes)
+    booked = dispute(status="lost", created=d.COUNTERED_FEE_SINCE + 10,
+                     evidence_details={"submission_count": 1, "due_by": NOW},
+                     balance_transactions=[txn(-4200, 1500, id="txn_w"),
+                                           txn(0, 1500, desc="Dispute countered fee", id="txn_c")])
+    out = d.classify_outcome(booked)
+    assert out.money.countered_fee == 1500 and not any("no countered fee" in n for n in out.notes)
+
+
+def test_the_to_do_words_say_due_overdue_only_unanswered_and_submitted():
+    open_ = dispute(status="needs_response", evidence_details={"due_by": NOW + 3 * 86400 + 3600})
+    assert d.todo_text(open_, NOW) == "due in 3d 1h"
+    late = dispute(status="needs_response", evidence_details={"due_by": NOW - 7200})
+    assert d.todo_text(late, NOW) == "overdue by 2h 0m"
+    sent = dispute(status="under_review", evidence_details={"due_by": NOW - 50 * 86400,
+                                                            "submission_count": 1})
+    assert d.todo_text(sent, NOW) == "submitted, awaiting the issuer"
+    assert d.todo_text(sent, NOW, NOW - 2 * 86400) == "submitted 2d 0h ago, awaiting the issuer"
+    appeal = dispute(status="appeal_under_review", evidence_details={"due_by": NOW - 86400})
+    assert "awaiting the issuer" in d.todo_text(appeal, NOW)
+    assert "appeal_needs_response" in d.OPEN_STATUSES and "appeal_under_review" in d.OPEN_STATUSES
+
+
+def test_the_mirror_reconciles_appeals_as_open_disputes():
+    from disputedesk.services.mirror import OPEN_DISPUTE_STATUSES
+
+    assert {"appeal_needs_response", "appeal_under_review"} <= set(OPEN_DISPUTE_STATUSES)
+    assert not set(OPEN_DISPUTE_STATUSES) & d.CLOSED_STATUSES

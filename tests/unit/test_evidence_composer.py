@@ -57,6 +57,15 @@ ORDER = {
                  "shipped_at": "2026-05-30", "delivered_at": T0 + 3 * DAY},
     "terms_accepted_at": T0 - 60,
 }
+def claim(source, fact="dispute"):
+    """A merchant's template sentence, declared as resting on ``fact``."""
+    return f'{{% claim "{fact}" %}}{source}{{% endclaim %}}'
+
+
+POLICY = {"name": "Coureurs SARL", "refund_window_days": 30, "refund_policy_url": "https://c.example/refunds",
+          "cancellation_policy_url": "https://c.example/terms", "policy_shown_at": "on the checkout page",
+          "policy_shown_since": "2026-01-01"}
+
 HISTORY = [
     charge(id="ch_old1", created=T0 - 200 * DAY, disputed=False),
     charge(id="ch_old2", created=T0 - 150 * DAY, disputed=False),
@@ -134,19 +143,33 @@ def test_services_fill_service_date():
 
 
 def test_policy_disclosures_are_rendered_only_where_the_reason_calls_for_them():
-    merchant = {"name": "Coureurs SARL", "refund_window_days": 30, "refund_policy_url": "https://c.example/refunds"}
+    merchant = POLICY
     unacceptable = compose_evidence(dispute("product_unacceptable"), charge(), order=ORDER, merchant=merchant)
     text = unacceptable.fields["refund_policy_disclosure"]
     assert unacceptable.sources["refund_policy_disclosure"] == "template"
     assert "refunds requested within 30 days of delivery" in text
+    assert "on the checkout page before payment, and has since January 1, 2026" in text
     assert "https://c.example/refunds" in text
     assert "accepted the terms on" in text
+    assert "merchant settings (refund policy)" in unacceptable.claims["refund_policy_disclosure"][0].sources
     assert "cancellation_policy_disclosure" not in unacceptable.fields
     sub = compose_evidence(dispute("subscription_canceled"), charge(), order={"product_type": "services"},
                            merchant=merchant)
-    assert "cancel at any time before the next renewal" in sub.fields["cancellation_policy_disclosure"]
+    assert "published at https://c.example/terms" in sub.fields["cancellation_policy_disclosure"]
     fraud = compose_evidence(dispute("fraudulent"), charge(), order=ORDER, merchant=merchant)
     assert "refund_policy_disclosure" not in fraud.fields
+
+
+def test_a_policy_without_where_and_since_when_checkout_shows_it_is_not_claimed():
+    merchant = {"name": "Coureurs SARL", "refund_window_days": 30, "refund_policy_url": "https://c.example/refunds"}
+    out = compose_evidence(dispute("credit_not_processed"), charge(), order=ORDER, merchant=merchant)
+    assert "refund_policy_disclosure" not in out.fields
+    assert "refund policy" not in out.fields["uncategorized_text"]
+    assert any(a["fact"] == "refund_policy" and "merchant_policy_shown_since" in a["add"] for a in out.to_add)
+    # A policy shown only since after the payment was not what the customer saw.
+    late = compose_evidence(dispute("credit_not_processed"), charge(), order=ORDER,
+                            merchant={**POLICY, "policy_shown_since": "2026-12-01"})
+    assert "refund_policy_disclosure" not in late.fields
 
 
 def test_duplicate_finds_the_twin_charge_in_history():
@@ -194,10 +217,23 @@ def test_charge_checks_and_history_summary():
 
 
 def test_merchant_templates_replace_the_defaults():
-    templates = TextTemplates({"rebuttal_letter": "Order {{ order.id }} for {{ dispute.amount_text }}; "
-                                                  "{{ charge.created | date }}; {{ 1500 | money('jpy') }}"})
+    templates = TextTemplates({"rebuttal_letter": claim("Order {{ order.id }} for {{ dispute.amount_text }}; "
+                                                        "{{ charge.created | date }}; {{ 1500 | money('jpy') }}",
+                                                        "order")})
     out = compose_evidence(dispute(), charge(), order=ORDER, text_templates=templates)
     assert out.fields["uncategorized_text"] == "Order 1042 for 129.00 EUR; May 28, 2026; 1500 JPY"
+    assert out.claims["uncategorized_text"][0].sources == ("order 1042",)
+    # The same sentence with no order behind it is not written at all.
+    assert "uncategorized_text" not in compose_evidence(dispute(), charge(), text_templates=templates).fields
+
+
+def test_a_merchant_template_with_a_sentence_outside_a_claim_is_refused():
+    with pytest.raises(ValidationError, match=r"line 1: \"The order was delivered.\" is outside a claim"):
+        TextTemplates({"rebuttal_letter": "The order was delivered."})
+    with pytest.raises(ValidationError, match="unknown fact 'vibes'"):
+        TextTemplates({"rebuttal_letter": '{% claim "vibes" %}It was fine.{% endclaim %}'})
+    with pytest.raises(ValidationError, match="must name the facts"):
+        TextTemplates({"rebuttal_letter": "{% claim %}It was fine.{% endclaim %}"})
 
 
 @pytest.mark.parametrize("source", [
@@ -208,7 +244,7 @@ def test_merchant_templates_replace_the_defaults():
     "{% for i in range(10**8) %}{% endfor %}",
 ])
 def test_sandbox_refuses_templates_that_reach_python_internals(source):
-    templates = TextTemplates({"rebuttal_letter": source})
+    templates = TextTemplates({"rebuttal_letter": claim(source)})
     with pytest.raises(ValidationError, match="template 'rebuttal_letter'"):
         compose_evidence(dispute(), charge(), order=ORDER, text_templates=templates)
 
@@ -221,7 +257,7 @@ def test_template_syntax_errors_are_refused_when_saved():
 
 
 def test_missing_values_render_as_nothing_rather_than_failing():
-    templates = TextTemplates({"rebuttal_letter": "[{{ order.shipping.carrier }}][{{ merchant.name }}]"})
+    templates = TextTemplates({"rebuttal_letter": claim("[{{ order.shipping.carrier }}][{{ merchant.name }}]")})
     out = compose_evidence(dispute(), charge(), text_templates=templates)
     assert out.fields.get("uncategorized_text") == "[][]"
 
@@ -254,7 +290,7 @@ def test_dates_are_read_from_epochs_and_iso_strings():
     ("{% for i in range(10000) %}{{ 'abc' }}{% endfor %}", "renders more than 20,000 characters"),
 ])
 def test_templates_that_would_burn_cpu_or_memory_are_stopped_with_a_clear_message(source, message):
-    templates = TextTemplates({"rebuttal_letter": source})
+    templates = TextTemplates({"rebuttal_letter": claim(source)})
     with pytest.raises(ValidationError, match="template 'rebuttal_letter' was stopped") as info:
         compose_evidence(dispute(), charge(), order=ORDER, text_templates=templates)
     assert message in str(info.value) and "simplify the template" in (info.value.hint or "")
@@ -264,6 +300,6 @@ def test_ordinary_loops_arithmetic_and_string_methods_still_render():
     source = ("{% for c in history.charges if false %}{% endfor %}"
               "{% for i in range(3) %}{{ i * 2 }},{% endfor %} {{ ('ab' * 3) | upper }} "
               "{{ 'a-b'.replace('-', '+') }} {{ ', '.join(['x', 'y']) }} {{ '%05d' % 42 }}")
-    templates = TextTemplates({"rebuttal_letter": source})
+    templates = TextTemplates({"rebuttal_letter": claim(source)})
     out = compose_evidence(dispute(), charge(), order=ORDER, text_templates=templates)
     assert out.fields["uncategorized_text"] == "0,2,4, ABABAB a+b x, y 00042"

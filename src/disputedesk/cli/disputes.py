@@ -1,8 +1,8 @@
 """``disputedesk disputes list|show|evidence|attach|build|stage|submit|accept|fetch|remind|outcomes``.
 
 A thin edge over ``disputedesk.services.disputes``: every command builds the desk's deps, calls one
-service function and renders the result with Rich (or ``--json``). The operator is ``--actor`` /
-``DISPUTEDESK_ACTOR`` / the OS user name, recorded in the audit log.
+service function and renders the result with Rich (or ``--json``). The operator of a command that
+changes anything is a proven desk user (cli/_common.py), recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def list_cmd(
     offset: int = typer.Option(0, "--offset", min=0),
     as_json: bool = JSON,
 ) -> None:
-    """The inbox: open disputes, soonest deadline first."""
+    """The inbox as a to-do list: those needing a response first (soonest deadline first), then
+    those awaiting the issuer (by submission date)."""
     from disputedesk.services import disputes as svc
     from disputedesk.services.disputes.common import parse_duration
 
@@ -66,14 +67,13 @@ def list_cmd(
     if as_json:
         _dump(page.to_dict())
         return
-    table = Table("id", "kind", "status", "reason", "code", "brand", "amount", "time left",
+    table = Table("to do", "id", "kind", "status", "reason", "code", "brand", "amount",
                   "work", "score", title=f"{page.total} open dispute(s)")
     for r in page.rows:
-        left = r.time_left_text
-        style = "red" if r.time_left is not None and r.time_left < 86400 else ""
-        table.add_row(r.id, r.kind, r.status, r.reason or "", r.network_reason_code or "",
-                      r.card_brand or "", r.amount_text, f"[{style}]{left}[/]" if style else left,
-                      r.work_state or "", "" if r.score is None else str(r.score))
+        urgent = r.needs_response and r.time_left is not None and r.time_left < 86400
+        table.add_row(f"[red]{r.todo}[/]" if urgent else r.todo, r.id, r.kind, r.status,
+                      r.reason or "", r.network_reason_code or "", r.card_brand or "",
+                      r.amount_text, r.work_state or "", "" if r.score is None else str(r.score))
     console = _console()
     console.print(table)
     from disputedesk.domain.money import format_money
@@ -140,7 +140,7 @@ def evidence_cmd(
     """Show the evidence (composed now), or change fields by hand with --set / --clear."""
     from disputedesk.services import disputes as svc
 
-    who = actor_name(actor)
+    who = actor_name(actor, "disputes.write")
     deps = _deps()
     try:
         if product_type:
@@ -155,17 +155,23 @@ def evidence_cmd(
         _dump(view.to_dict())
         return
     console = _console()
-    console.print(f"[bold]{view.dispute_id}[/bold] {view.reason} ({view.product_type}): "
-                  f"completeness {view.score}/100"
+    console.print(f"[bold]{view.dispute_id}[/bold] {view.reason} ({view.product_type}, "
+                  f"{escape(view.product_type_source)}): completeness {view.score}/100"
                   + (f", order {view.order_id} ({view.order_source})" if view.order_id else ", no order found"))
-    table = Table("field", "source", "value")
+    table = Table("field", "from", "value")
     for name, value in sorted(view.fields.items()):
-        table.add_row(name, view.sources.get(name, ""), escape(value[:120]) + ("..." if len(value) > 120 else ""))
+        record = (view.provenance.get(name) or {}).get("record") or view.sources.get(name, "")
+        table.add_row(name, escape(record), escape(value[:120]) + ("..." if len(value) > 120 else ""))
     for a in view.attachments:
         table.add_row(a["field"], "upload", f"{a['filename']} ({a['type']}, {a['size']:,} bytes, {a['pages']} p.)")
     console.print(table)
+    for name, info in sorted(view.provenance.items()):
+        for claim in info.get("claims") or []:
+            console.print(f"  {name}: {escape(claim['text'][:100])} [dim]— {escape('; '.join(claim['sources']))}[/dim]")
     for m in view.missing:
         console.print(f"[yellow]missing {m['importance']}[/yellow] {m['field']}: {m['why']}")
+    for a in view.to_add:
+        console.print(f"[yellow]to add[/yellow] {escape(a['meaning'])}: {escape(a['add'])}")
     for v in view.violations:
         console.print(f"[red]over the limit[/red] {escape(v['message'])}: {escape(v['fix'])}")
     console.print(f"Visa CE 3.0: {escape(view.ce3.get('explain') or '')}")
@@ -181,7 +187,7 @@ def attach_cmd(
     """Attach PDF/PNG/JPEG documents to a file field (several are merged into one PDF)."""
     from disputedesk.services import disputes as svc
 
-    who = actor_name(actor)
+    who = actor_name(actor, "disputes.write")
     deps = _deps()
     try:
         for path in files:
@@ -208,7 +214,8 @@ def build_cmd(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True,
                       disable=as_json) as progress:
             progress.add_task(f"building the evidence of {dispute_id}", total=None)
-            result = svc.build(deps, dispute_id, actor=actor_name(actor), product_type=product_type)
+            result = svc.build(deps, dispute_id, actor=actor_name(actor, "disputes.write"),
+                               product_type=product_type)
     finally:
         deps.close()
     if as_json:
@@ -235,7 +242,7 @@ def stage_cmd(dispute_id: str = typer.Argument(...), actor: str = ACTOR, note: s
 
     deps = _deps()
     try:
-        sub = svc.stage(deps, dispute_id, actor=actor_name(actor), note=note)
+        sub = svc.stage(deps, dispute_id, actor=actor_name(actor, "disputes.write"), note=note)
     finally:
         deps.close()
     typer.echo(f"staged on Stripe: {', '.join(sorted(sub.params['evidence']))} "
@@ -251,9 +258,10 @@ def submit_cmd(
     """Preview exactly what will be sent, then submit it once (Stripe takes one submission)."""
     from disputedesk.services import disputes as svc
 
+    who = actor_name(actor, "disputes.submit")
     deps = _deps()
     try:
-        pv = svc.preview(deps, dispute_id, actor=actor_name(actor))
+        pv = svc.preview(deps, dispute_id, actor=who)
         typer.echo(json.dumps(pv.params, indent=2))
         for warning in pv.warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -261,7 +269,7 @@ def submit_cmd(
         if not yes and not typer.confirm(f"Submit this evidence for {dispute_id}? It cannot be changed "
                                          "afterwards", default=False):
             raise typer.Exit(1)
-        sub = svc.submit(deps, dispute_id, actor=actor_name(actor), note=note,
+        sub = svc.submit(deps, dispute_id, actor=who, note=note,
                          expected_digest=pv.digest)
     finally:
         deps.close()
@@ -279,7 +287,8 @@ def accept_cmd(
 
     deps = _deps()
     try:
-        sub = svc.accept(deps, dispute_id, actor=actor_name(actor), confirm=yes, note=note)
+        sub = svc.accept(deps, dispute_id, actor=actor_name(actor, "disputes.accept"), confirm=yes,
+                         note=note)
     finally:
         deps.close()
     typer.echo(f"accepted: dispute {dispute_id} is now {sub.dispute_status}")
@@ -309,7 +318,32 @@ def remind_cmd() -> None:
     finally:
         deps.close()
     typer.echo(f"{len(run.sent)} sent, {run.skipped} skipped, {run.canceled} canceled, "
-               f"{run.retrying} to retry, {run.failed} failed")
+               f"{run.retrying} to retry, {run.failed} failed, {run.undelivered} not delivered")
+
+
+@disputes_app.command("status")
+def status_cmd(as_json: bool = JSON) -> None:
+    """Whether reminders reach anyone, and the inbox's counts (needing a response / under review)."""
+    from disputedesk.services import disputes as svc
+
+    deps = _deps()
+    try:
+        delivery = svc.reminder_delivery(deps)
+        page = svc.list_inbox(deps.store, deps.clock.now(), limit=1000)
+    finally:
+        deps.close()
+    needs = sum(1 for r in page.rows if r.needs_response)
+    info = {"reminders": delivery, "open": page.total, "needs_response": needs,
+            "under_review": len(page.rows) - needs}
+    if as_json:
+        _dump(info)
+        return
+    if delivery["delivering"]:
+        typer.echo("reminders: delivered by " + ", ".join(delivery["channels"]))
+    else:
+        typer.echo("reminders: NOT being delivered: " + delivery["why"])
+    typer.echo(f"{page.total} open dispute(s): {needs} need a response"
+               + (" (first few shown)" if page.total > len(page.rows) else ""))
 
 
 @disputes_app.command("outcomes")
@@ -328,10 +362,23 @@ def outcomes_cmd(
     if as_json:
         _dump(data)
         return
-    table = Table("dispute", "result", "amount", "withdrawn", "reinstated", "dispute fee", "net")
+    from disputedesk.domain.money import format_money
+
+    table = Table("dispute", "result", "amount", "withdrawn", "reinstated", "dispute fee",
+                  "countered fee", "net", "notes")
     for o in data["data"]:
-        table.add_row(o["dispute_id"], o["result"], f"{o['amount']} {o['currency']}",
-                      str(o["withdrawn"]), str(o["reinstated"]), str(o["dispute_fee"]), str(o["net"]))
+        currency = o["currency"] or "usd"
+
+        def money(value: int | None, currency: str = currency) -> str:
+            return format_money(int(value or 0), currency)
+
+        countered = money(o["countered_fee"]) if o["countered_fee"] else (
+            "none booked" if o["countered"] else "—")
+        if o["countered_fee_returned"]:
+            countered += f" (returned {money(o['countered_fee_returned'])})"
+        table.add_row(o["dispute_id"], o["result"], money(o["amount"]), money(o["withdrawn"]),
+                      money(o["reinstated"]), money(o["dispute_fee"]), countered, money(o["net"]),
+                      "; ".join(o.get("notes") or []))
     _console().print(table)
 
 
@@ -386,7 +433,7 @@ def templates_set(
     deps = _deps()
     try:
         disputes.set_text_template(deps, name, file.read_text(encoding="utf-8"),
-                                   actor=actor_name(actor))
+                                   actor=actor_name(actor, "disputes.write"))
         typer.echo(f"template {name} updated; disputes composed from now on use it")
     finally:
         deps.close()
@@ -399,7 +446,7 @@ def templates_reset(name: str = typer.Argument(...), actor: str = ACTOR) -> None
 
     deps = _deps()
     try:
-        disputes.reset_text_template(deps, name, actor=actor_name(actor))
+        disputes.reset_text_template(deps, name, actor=actor_name(actor, "disputes.write"))
         typer.echo(f"template {name} is the default again")
     finally:
         deps.close()

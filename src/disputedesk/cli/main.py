@@ -58,8 +58,13 @@ _register_all()
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """Refunds and disputes desk for Stripe merchants."""
+    from disputedesk.store import audit
+
+    # The door a command proves (cli/_common.prove) lasts for this command only.
+    audit.set_process_door(None)
+    ctx.call_on_close(lambda: audit.set_process_door(None))
 
 
 def main() -> None:

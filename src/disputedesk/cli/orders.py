@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from disputedesk.cli._common import ACTOR
+
 orders_app = typer.Typer(help="The merchant's orders (evidence for disputes).", no_args_is_help=True)
 
 
@@ -18,8 +20,7 @@ def import_cmd(
     default_currency: str = typer.Option(None, "--currency", help="Currency of rows without one."),
     partial: bool = typer.Option(False, "--partial",
                                  help="Import the valid rows even when others have problems."),
-    actor: str = typer.Option(None, "--actor", envvar="DISPUTEDESK_ACTOR",
-                              help="Who is acting, for the audit log (default: your OS user name)."),
+    actor: str = ACTOR,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import orders; reports every problem at once and which open disputes now have an order."""
@@ -29,7 +30,7 @@ def import_cmd(
 
     deps = _deps()
     try:
-        report = import_orders(deps, file, actor=actor_name(actor), format=format,
+        report = import_orders(deps, file, actor=actor_name(actor, "disputes.write"), format=format,
                                default_currency=default_currency, partial=partial,
                                filename=file.name)
     finally:

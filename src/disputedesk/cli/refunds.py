@@ -1,6 +1,7 @@
 """``disputedesk refund TARGET`` and ``disputedesk refunds list|show|approve|reject|cancel|heal|bulk``.
 
-The operator is ``--actor`` / ``DISPUTEDESK_ACTOR`` / the OS user name, recorded in the audit log.
+The operator is a proven desk user (cli/_common.py: a personal token or a password), recorded
+in the audit log with the door and credential.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def refund_cmd(
     try:
         outcome = request_refund(deps, target, amount=amount, reason=reason,
                                  metadata=parse_metadata(metadata), note=note, target_type=by,
-                                 client_key=key, live=live or None, actor=actor_name(actor))
+                                 client_key=key, live=live or None,
+                                 actor=actor_name(actor, "refunds.request"))
     finally:
         deps.close()
     if as_json:
@@ -174,7 +176,8 @@ def approve_cmd(request_id: str = typer.Argument(...), note: str = NOTE, actor: 
 
     deps = _deps()
     try:
-        row = approve_request(deps, request_id, actor=actor_name(actor), note=note)
+        row = approve_request(deps, request_id, actor=actor_name(actor, "refunds.approve"),
+                              note=note)
     finally:
         deps.close()
     _dump(public(row)) if as_json else _print_request(public(row), _console())
@@ -189,7 +192,8 @@ def reject_cmd(request_id: str = typer.Argument(...), note: str = NOTE, actor: s
 
     deps = _deps()
     try:
-        row = reject_request(deps, request_id, actor=actor_name(actor), note=note)
+        row = reject_request(deps, request_id, actor=actor_name(actor, "refunds.approve"),
+                             note=note)
     finally:
         deps.close()
     _dump(public(row)) if as_json else _print_request(public(row), _console())
@@ -204,7 +208,8 @@ def cancel_cmd(request_id: str = typer.Argument(...), note: str = NOTE, actor: s
 
     deps = _deps()
     try:
-        row = cancel_request(deps, request_id, actor=actor_name(actor), note=note)
+        row = cancel_request(deps, request_id, actor=actor_name(actor, "refunds.cancel"),
+                             note=note)
     finally:
         deps.close()
     _dump(public(row)) if as_json else _print_request(public(row), _console())
@@ -217,7 +222,7 @@ def heal_cmd(actor: str = ACTOR) -> None:
 
     deps = _deps()
     try:
-        counts = heal(deps, actor=actor_name(actor))
+        counts = heal(deps, actor=actor_name(actor, "refunds.request"))
     finally:
         deps.close()
     typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
@@ -271,7 +276,7 @@ def bulk_cmd(
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, interrupt)
             try:
-                report = run_bulk(deps, data, actor=actor_name(actor),
+                report = run_bulk(deps, data, actor=actor_name(actor, "refunds.bulk"),
                                   filename=file.name if file else None, dry_run=dry_run,
                                   resume=resume, concurrency=concurrency, stop=stop,
                                   progress=progress, allow_repeat=allow_repeat)

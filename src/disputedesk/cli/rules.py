@@ -141,10 +141,11 @@ def backtest(since: str = typer.Option("180d", help="How far back: 180d, 12w, 36
             bar.update(task, description=f"replaying {len(cases):,} cases")
             report = run_backtest(rules, cases, start, now)
         if file is None:  # a run of the rules in force: the rules page shows the last one
-            from disputedesk.cli._common import actor_name
+            from disputedesk.cli._common import os_user
             from disputedesk.services.automation.backtests import record
 
-            record(deps, report.to_dict(), window=since, actor=actor_name(None), took=None,
+            # Read-only: recorded under the OS user's name, marked as not a desk user.
+            record(deps, report.to_dict(), window=since, actor=f"cli:{os_user()}", took=None,
                    rules_source=rules.source)
     finally:
         deps.close()

@@ -26,12 +26,15 @@ def create_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the token and its details as JSON."),
     actor: str = ACTOR_OPTION,
 ) -> None:
-    """Create an API token. It is printed once: store it now, the desk keeps only its hash."""
+    """Create an API token of yours (it acts as you, with at most your role). It is printed once:
+    store it now, the desk keeps only its hash."""
+    from disputedesk.cli._common import prove
     from disputedesk.services import accounts
 
     deps = open_deps()
     try:
-        info, secret = accounts.create_token(deps, name=name, role=role, actor=cli_actor(actor))
+        owner = prove(deps, "tokens.manage", actor).username
+        info, secret = accounts.create_token(deps, name=name, role=role, owner=owner)
     finally:
         deps.close()
     if as_json:
@@ -59,10 +62,11 @@ def list_cmd(
         for row in rows:
             typer.echo(json.dumps(row))
         return
-    table = Table("id", "name", "prefix", "role", "created by", "created (UTC)",
+    table = Table("id", "name", "prefix", "role", "owner", "kind", "created (UTC)",
                   "last used (UTC)", "revoked (UTC)")
     for row in rows:
-        table.add_row(row["id"], row["name"], row["prefix"] + "…", row["role"], row["created_by"],
+        table.add_row(row["id"], row["name"], row["prefix"] + "…", row["role"], row["owner"] or "",
+                      row["kind"],
                       fmt_time(row["created_at"]), fmt_time(row["last_used_at"]),
                       fmt_time(row["revoked_at"]))
     console = Console()
@@ -78,7 +82,7 @@ def revoke_cmd(token_id: str = typer.Argument(..., help="The token's id (tok_...
 
     deps = open_deps()
     try:
-        info = accounts.revoke_token(deps, token_id, actor=cli_actor(actor))
+        info = accounts.revoke_token(deps, token_id, actor=cli_actor(actor, "tokens.manage"))
     finally:
         deps.close()
     typer.echo(f"revoked {info['id']} '{info['name']}'")

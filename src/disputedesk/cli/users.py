@@ -17,7 +17,7 @@ from rich.table import Table
 
 from disputedesk.cli._common import ACTOR as ACTOR_OPTION
 from disputedesk.cli._common import actor_name as cli_actor
-from disputedesk.cli._common import open_deps
+from disputedesk.cli._common import bootstrap_or_person, open_deps
 from disputedesk.domain.permissions import PERMISSIONS, ROLE_PERMISSIONS, ROLES
 
 users_app = typer.Typer(help="Dashboard users and their roles.", no_args_is_help=True)
@@ -65,15 +65,16 @@ def create_cmd(
                                  help="Address of the dashboard for the sign-in link."),
     actor: str = ACTOR_OPTION,
 ) -> None:
-    """Create a user. Without --password, prints a one-time sign-in link for them."""
+    """Create a user (an admin's job; on a desk with no users yet, the first one). Without
+    --password, prints a one-time sign-in link for them."""
     from disputedesk.services import accounts
 
-    who = cli_actor(actor)
-    secret = _read_password(password_stdin) if (password or password_stdin) else None
-    if secret is not None:
-        accounts.check_password_rules(secret, username=username)
     deps = open_deps()
     try:
+        who = bootstrap_or_person(deps, "users.manage", actor)
+        secret = _read_password(password_stdin) if (password or password_stdin) else None
+        if secret is not None:
+            accounts.check_password_rules(secret, username=username)
         user = accounts.create_user(deps, username=username, role=role, password=secret, actor=who)
         typer.echo(f"created {user['role']} {user['username']} ({user['id']})")
         if secret is None:
@@ -96,7 +97,7 @@ def reset_password_cmd(
     """Set a user's password (ends their sessions), or give them a one-time sign-in link."""
     from disputedesk.services import accounts
 
-    who = cli_actor(actor)
+    who = cli_actor(actor, "users.manage")
     deps = open_deps()
     try:
         accounts.get_user(deps, username)  # fail on an unknown name before prompting
@@ -140,7 +141,8 @@ def disable_cmd(username: str = typer.Argument(...), actor: str = ACTOR_OPTION) 
 
     deps = open_deps()
     try:
-        accounts.set_disabled(deps, username=username, disabled=True, actor=cli_actor(actor))
+        accounts.set_disabled(deps, username=username, disabled=True,
+                              actor=cli_actor(actor, "users.manage"))
     finally:
         deps.close()
     typer.echo(f"{username} disabled")
@@ -153,7 +155,8 @@ def enable_cmd(username: str = typer.Argument(...), actor: str = ACTOR_OPTION) -
 
     deps = open_deps()
     try:
-        accounts.set_disabled(deps, username=username, disabled=False, actor=cli_actor(actor))
+        accounts.set_disabled(deps, username=username, disabled=False,
+                              actor=cli_actor(actor, "users.manage"))
     finally:
         deps.close()
     typer.echo(f"{username} enabled")
@@ -168,7 +171,8 @@ def set_role_cmd(username: str = typer.Argument(...),
 
     deps = open_deps()
     try:
-        user = accounts.set_role(deps, username=username, role=role, actor=cli_actor(actor))
+        user = accounts.set_role(deps, username=username, role=role,
+                                 actor=cli_actor(actor, "users.manage"))
     finally:
         deps.close()
     typer.echo(f"{user['username']} is now {user['role']}")

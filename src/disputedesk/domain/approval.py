@@ -1,8 +1,9 @@
 """The refund approval policy (maker-checker): which refunds wait for a second person, and who may
 approve them. Pure: the services pass the request, the operator's totals and the policy.
 
-Policy, from two settings (``DISPUTEDESK_APPROVAL_THRESHOLD``, ``DISPUTEDESK_APPROVAL_DAILY_LIMIT``),
-each a comma-separated list with one amount per currency, e.g. ``"100.00 USD, 10000 JPY"``:
+Policy, from two desk settings stored in the database (``approval_threshold``,
+``approval_daily_limit``; the ``DISPUTEDESK_*`` variables of the same names only seed them), each
+a comma-separated list with one amount per currency, e.g. ``"100.00 USD, 10000 JPY"``:
 
 - a refund **above** the currency's threshold needs approval (equal to it does not);
 - a refund that takes the requester's total for the day **above** the daily limit needs approval;
@@ -10,6 +11,7 @@ each a comma-separated list with one amount per currency, e.g. ``"100.00 USD, 10
 - when a list is configured but names no amount for the refund's currency, the refund needs
   approval (an unlisted currency is not a free pass; list every currency you take);
 - the requester can never approve (or reject) their own request; they may cancel it instead.
+  "Their own" means the person: any of their tokens, a rule they own, an account they created.
 """
 
 from __future__ import annotations
@@ -195,8 +197,14 @@ class ApproverCheck:
         return self.allowed
 
 
-def can_approve(actor: str, request: RefundRequest) -> ApproverCheck:
-    """May ``actor`` approve (or reject) ``request``? Role checks are the services' job."""
+def can_approve(actor: str, request: RefundRequest, *, requester_person: str | None = None,
+                approver_created_by: str | None = None) -> ApproverCheck:
+    """May ``actor`` (a person) approve (or reject) ``request``? Role checks are the services'.
+
+    People are compared, not names: ``requester_person`` is who answers for the request (the
+    person behind any of their tokens, or the owner of the rule that asked); an approver whose
+    account ``requester_person`` created (``approver_created_by``) is not a second person either.
+    """
     if not (actor or "").strip():
         return ApproverCheck(False, "the approver is not known", "approver_unknown")
     state = RequestState(request.state)
@@ -206,19 +214,31 @@ def can_approve(actor: str, request: RefundRequest) -> ApproverCheck:
     if _same_person(actor, request.requested_by):
         return ApproverCheck(False, f"{actor} asked for this refund and cannot approve it: "
                                     "another user must", "self_approval")
+    person = requester_person or request.requested_by
+    if _same_person(actor, person):
+        return ApproverCheck(False, f"{actor} cannot approve this refund: it was asked for by "
+                                    f"{request.requested_by}, which acts for {actor} (a rule "
+                                    f"{actor} owns); another user must", "self_approval")
+    if approver_created_by and _same_person(approver_created_by, person):
+        return ApproverCheck(False, f"{actor} cannot approve this refund: {person} asked for it "
+                                    f"and created {actor}'s account, so {actor} is not a second "
+                                    "person; a user that someone else created must approve",
+                             "approver_created_by_requester")
     return ApproverCheck(True, f"{actor} may approve {request.requested_by}'s request")
 
 
 can_reject = can_approve
 
 
-def ensure_can_approve(actor: str, request: RefundRequest) -> None:
+def ensure_can_approve(actor: str, request: RefundRequest, *, requester_person: str | None = None,
+                       approver_created_by: str | None = None) -> None:
     """Raise if ``actor`` may not approve ``request``: PermissionDenied or IllegalTransition."""
-    check = can_approve(actor, request)
+    check = can_approve(actor, request, requester_person=requester_person,
+                        approver_created_by=approver_created_by)
     if check:
         return
     if check.code == "not_awaiting_approval":
         raise IllegalTransition(check.reason, code=check.code, object_id=request.id, param="state")
     raise PermissionDenied(check.reason, code=check.code, object_id=request.id,
-                           hint="ask another user to approve it" if check.code == "self_approval"
+                           hint="ask another user to approve it" if check.code != "approver_unknown"
                            else None)

@@ -61,6 +61,10 @@ CLOSED_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
 NEEDS_RESPONSE_STATUSES = frozenset(
     {"needs_response", "warning_needs_response", "appeal_needs_response"}
 )
+# Evidence sent, the issuer deciding (an appeal under review counts as under review).
+UNDER_REVIEW_STATUSES = frozenset({"under_review", "warning_under_review", "appeal_under_review"})
+# Every status in which the dispute can still change (the mirror reconciles these).
+OPEN_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in CLOSED_STATUSES)
 OUTCOMES = ("won", "lost", "warning_closed", "prevented")
 
 CARD_BRANDS = ("amex", "cartes_bancaires", "diners", "discover", "eftpos_au", "jcb", "link",
@@ -122,22 +126,41 @@ def is_past_due(dispute: Mapping[str, Any], now: int) -> bool:
     return left is not None and left <= 0
 
 
+def format_duration(seconds: int) -> str:
+    """``273600`` -> ``"3d 4h"``, ``7500`` -> ``"2h 5m"``, ``300`` -> ``"5m"``."""
+    s = abs(int(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {rest // 60}m"
+    return f"{rest // 60}m"
+
+
+def todo_text(dispute: Mapping[str, Any], now: float, submitted_at: float | None = None) -> str:
+    """What the dispute asks of the merchant, in words: ``due in 3d 4h``, ``overdue by 2h 5m``
+    (only a passed deadline with nothing submitted), ``submitted 2d 1h ago, awaiting the issuer``."""
+    status = status_of(dispute)
+    if status in CLOSED_STATUSES:
+        return status.replace("_", " ")
+    if status in UNDER_REVIEW_STATUSES or int((dispute.get("evidence_details") or {})
+                                              .get("submission_count") or 0) > 0:
+        if submitted_at:
+            return f"submitted {format_duration(int(now - submitted_at))} ago, awaiting the issuer"
+        return "submitted, awaiting the issuer"
+    left = time_left(dispute, int(now))
+    if left is None:
+        return "no deadline"
+    return f"overdue by {format_duration(left)}" if left <= 0 else f"due in {format_duration(left)}"
+
+
 def format_time_left(seconds: int | None) -> str:
     """``273600`` -> ``"3d 4h"``; negative -> ``"overdue by 2h 5m"``; ``None`` -> ``"no deadline"``."""
     if seconds is None:
         return "no deadline"
     prefix = "overdue by " if seconds < 0 else ""
-    s = abs(int(seconds))
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        text = f"{days}d {hours}h"
-    elif hours:
-        text = f"{hours}h {minutes}m"
-    else:
-        text = f"{minutes}m"
-    return prefix + text
+    return prefix + format_duration(seconds)
 
 
 def card_brand(dispute: Mapping[str, Any], charge: Mapping[str, Any] | None = None) -> str | None:
@@ -374,7 +397,11 @@ def classify_outcome(dispute: Mapping[str, Any]) -> Outcome | None:
             notes.append("partial win: the countered fee is not returned")
         if money.dispute_fee and not money.dispute_fee_returned:
             notes.append("the dispute fee is not returned on a win")
-    elif status == "lost":
+    if countered_fee_applies(dispute) and not money.countered_fee:
+        # Stripe charges it for a manual counter; never state an amount it did not book.
+        notes.append("countered: no countered fee is booked in the dispute's balance "
+                     "transactions, so the net does not include one")
+    if status == "lost":
         if not money.withdrawn and not is_inquiry(dispute):
             notes.append("no withdrawal recorded in the balance transactions")
     elif status == "warning_closed":

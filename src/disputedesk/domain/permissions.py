@@ -81,18 +81,30 @@ def roles_with(permission: str) -> list[str]:
     return [role for role in ROLES if permission in ROLE_PERMISSIONS[role]]
 
 
+def lower_role(a: str, b: str) -> str:
+    """The narrower of two roles (a token acts with at most its owner's role)."""
+    return a if ROLES.index(a) <= ROLES.index(b) else b
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a signed-in user (``via="session"``) or an API token (``via="token"``).
+    """Who is acting: always a desk user (a person), through a door.
 
-    ``id`` is ``usr_<n>`` or ``tok_<n>``; ``username`` is the name the audit log records (a
-    token's is ``token:<name>``).
+    ``via``: ``session`` (the dashboard), ``token`` (an API token over REST) or ``cli``.
+    ``id`` is ``usr_<n>`` for a session or a password, ``tok_<n>`` for a token; ``username`` is
+    the person (a token's owner), the name the audit log and maker-checker use; ``role`` is what
+    this credential may do now (a token: the lower of its own role and its owner's current role).
+    ``credential``: ``tok_<n>``, ``password`` or None (a session). ``signed_in``: the person
+    proved their password for this credential (a session, a CLI password, a ``disputedesk login``
+    token), which deciding approvals needs; an API token made for a script did not.
     """
 
     id: str
     username: str
     role: str
     via: Literal["token", "session", "cli"]
+    credential: str | None = None
+    signed_in: bool = True
 
     def can(self, permission: str) -> bool:
         return allows(self.role, permission)

@@ -23,11 +23,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from . import errors, idempotency
+from . import errors, idempotency, versions
 from .context import Ctx
 from .emulator import Emulator
 from .form import FormError, build_nested, parse_form
 from .params import reject_unknown
+from .render import wire
 from .routing import Route
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
             params = await read_params(request)
         except FormError as exc:
             raise errors.invalid(str(exc), param=exc.param) from None
+        version = versions.check(headers.get("stripe-version"))
         if spec.params is not None:
             reject_unknown(params, spec.params)
         key = headers.get("idempotency-key") if spec.idempotent else None
@@ -238,7 +240,8 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                 if saved is not None:
                     replay_headers = dict(saved.headers)
                     replay_headers.update({"Request-Id": rid, "Idempotent-Replayed": "true",
-                                           "Original-Request": saved.request_id})
+                                           "Original-Request": saved.request_id,
+                                           "Stripe-Version": version or emulator.api_version})
                     return Response(saved.body, status_code=saved.status, headers=replay_headers,
                                     media_type="application/json")
             ctx = Ctx(emulator, account, params=params, path=dict(request.path_params),
@@ -251,7 +254,8 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                     result.headers["Request-Id"] = rid
                     return result
                 status, extra_headers = spec.status, {}
-                body = json.dumps(result).encode()
+                body = json.dumps(versions.at_version(wire(result), account, version,
+                                                         emulator.api_version)).encode()
             except errors.APIError as exc:
                 status, extra_headers = exc.status, dict(exc.headers)
                 body = json.dumps(exc.body(rid)).encode()
@@ -264,14 +268,17 @@ async def _dispatch(emulator: Emulator, spec: Route, request: Request) -> Respon
                 account.idempotency[key] = idempotency.Saved(
                     fingerprint=fp, status=status, body=body, headers=extra_headers,
                     request_id=rid, created=emulator.clock.time())
-        out_headers = {"Request-Id": rid}
+        out_headers = {"Request-Id": rid, "Stripe-Version": version or emulator.api_version}
         if key is not None:
             out_headers["Idempotency-Key"] = key
         out_headers.update(extra_headers)
         return Response(body, status_code=status, headers=out_headers,
                         media_type="application/json")
     except errors.APIError as exc:
-        return error_response(exc, rid)
+        response = error_response(exc, rid)
+        if exc.status != 401:  # as Stripe: the version is known once the key is
+            response.headers["Stripe-Version"] = emulator.api_version
+        return response
     except Exception:  # the last net: nothing a client sends may crash the emulator
         log.exception("emulator request %s %s failed", request.method, request.url.path)
         return error_response(errors.api_error("An unexpected error occurred in the emulator."),

@@ -57,6 +57,22 @@ class Ctx:
                                  str(object_id), param=param)
         return obj
 
+    def customer(self, customer_id: str | None, param: str = "customer") -> str | None:
+        """A ``customer`` param that must name a customer of this account.
+
+        Stripe answers 400 ``resource_missing`` (not 404: the URL was fine) for an id it does
+        not know. A customer exists when the ``customer`` collection holds it or, for data
+        made before customers were stored as objects, when a charge or intent names it.
+        """
+        if customer_id is None:
+            return None
+        if (self.coll("customer").get(customer_id) is None
+                and not self.coll("charge").by("customer", customer_id)
+                and not self.coll("payment_intent").by("customer", customer_id)):
+            raise errors.invalid(f"No such customer: '{customer_id}'", param=param,
+                                 code="resource_missing")
+        return customer_id
+
     def find(self, object_id: str) -> Obj | None:
         return self.account.find(object_id)
 

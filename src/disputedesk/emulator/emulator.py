@@ -37,7 +37,8 @@ class Emulator:
         self.seed = seed
         self.api_version = api_version
         self.clock = clock or Clock()
-        self.ids = IdGenerator(seed)
+        self.accounts: dict[str, AccountState] = {}
+        self.ids = IdGenerator(seed, taken=self.id_taken)
         # request ids have their own sequence so retries never shift object ids
         self.request_ids = IdGenerator(seed + 1_000_003)
         self.lock = threading.RLock()
@@ -52,7 +53,6 @@ class Emulator:
             "pending_refund_seconds": pending_refund_seconds,
             "refund_failure_seconds": refund_failure_seconds,
         }
-        self.accounts: dict[str, AccountState] = {}
         self.startup_webhooks: list[dict[str, Any]] = []  # re-created by reset()
         self.routes: list[Route] = []
         self.index_spec: dict[str, tuple[str, ...]] = {}
@@ -78,6 +78,10 @@ class Emulator:
             self.accounts[key] = state
         return state
 
+    def id_taken(self, object_id: str) -> bool:
+        """Whether any account already holds an object with this id (ids are global)."""
+        return any(state.find(object_id) is not None for state in self.accounts.values())
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Start background work (timers); webhook workers start on first delivery."""
@@ -93,7 +97,7 @@ class Emulator:
             self.timers.clear()
             self.webhooks.reset()
             self.accounts.clear()
-            self.ids = IdGenerator(self.seed)
+            self.ids = IdGenerator(self.seed, taken=self.id_taken)
             self.request_ids = IdGenerator(self.seed + 1_000_003)
             if not self.clock.frozen:
                 self.clock.set(time.time())

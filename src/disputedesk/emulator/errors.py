@@ -36,7 +36,9 @@ class APIError(Exception):
         if request_id:
             err["request_log_url"] = (
                 f"https://dashboard.stripe.com/test/logs/{request_id}?t=0")
-        err.update({k: v for k, v in self.extra.items() if v is not None})
+        from .render import wire  # objects embedded in errors (payment_intent) as on the wire
+
+        err.update({k: wire(v) for k, v in self.extra.items() if v is not None})
         return {"error": err}
 
 

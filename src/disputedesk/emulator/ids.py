@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import Callable
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -41,11 +42,18 @@ def object_type_for(object_id: str) -> str | None:
 
 
 class IdGenerator:
-    """Same seed, same sequence of calls -> same ids (thread-safe)."""
+    """Same seed, same sequence of calls -> same ids (thread-safe).
 
-    def __init__(self, seed: int | None = 0) -> None:
+    ``taken(id)`` says whether an id is already in use anywhere (the emulator passes its own
+    lookup): a drawn id that is taken is skipped, so two generators on the same stream (seed
+    data and API calls made with the same ``--seed``) never hand out the same id.
+    """
+
+    def __init__(self, seed: int | str | None = 0,
+                 taken: Callable[[str], bool] | None = None) -> None:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._taken = taken
 
     def token(self, length: int = 24) -> str:
         with self._lock:
@@ -54,4 +62,7 @@ class IdGenerator:
     def new(self, object_type: str, length: int = 24) -> str:
         """A fresh id for an object type (``"charge"`` -> ``ch_...``) or a raw prefix."""
         prefix = PREFIXES.get(object_type, object_type)
-        return f"{prefix}_{self.token(length)}"
+        while True:
+            object_id = f"{prefix}_{self.token(length)}"
+            if self._taken is None or not self._taken(object_id):
+                return object_id

@@ -7,6 +7,7 @@ Every reader raises a Stripe-shaped 400 naming the param, so handlers stay short
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Any, Callable, Iterable
 
 from . import errors
@@ -239,3 +240,69 @@ def page(coll: Collection, ids: list[str], p: dict[str, Any], url: str,
             break
         j -= 1
     return out, has_more
+
+
+# ----------------------------------------------------------------------------- shapes
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def email(p: dict[str, Any], name: str, *, nullable: bool = True) -> str | None:
+    """An email address param (``receipt_email``): Stripe's 400 ``email_invalid`` otherwise."""
+    value = string(p, name, nullable=nullable, max_length=800)
+    if value is not None and not _EMAIL.match(value):
+        raise errors.invalid(f"Invalid email address: {value}", param=name, code="email_invalid")
+    return value
+
+
+ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
+
+
+def address(value: Any, name: str) -> dict[str, str | None]:
+    """An address hash as Stripe renders it: all six fields, ``null`` when not given."""
+    if not isinstance(value, dict):
+        raise errors.invalid(f"Invalid object: {name} must be a hash.", param=name)
+    for key in value:
+        if key not in ADDRESS_FIELDS:
+            raise errors.parameter_unknown(f"{name}[{key}]")
+    return {k: string(value, k, max_length=5000, nullable=True) for k in ADDRESS_FIELDS}
+
+
+def shipping(p: dict[str, Any], name: str = "shipping") -> dict[str, Any] | None:
+    """``shipping[...]`` (name and address required) in the shape Stripe renders."""
+    value = p.get(name, _MISSING)
+    if value is _MISSING or value == "":
+        return None
+    if not isinstance(value, dict):
+        raise errors.invalid(f"Invalid object: {name} must be a hash.", param=name)
+    for key in value:
+        if key not in ("address", "carrier", "name", "phone", "tracking_number"):
+            raise errors.parameter_unknown(f"{name}[{key}]")
+    if "address" not in value:
+        raise errors.parameter_missing(f"{name}[address]")
+    if not value.get("name"):
+        raise errors.parameter_missing(f"{name}[name]")
+    out: dict[str, Any] = {"address": address(value["address"], f"{name}[address]")}
+    for key in ("carrier", "name", "phone", "tracking_number"):
+        out[key] = string(value, key, max_length=5000, nullable=True)
+    return out
+
+
+# param type names for :func:`check_types`
+_CHECKS: dict[str, Callable[[dict[str, Any], str], Any]] = {
+    "string": lambda p, n: string(p, n, max_length=5000, nullable=True),
+    "integer": lambda p, n: integer(p, n, minimum=0),
+    "boolean": lambda p, n: boolean(p, n),
+    "hash": lambda p, n: hash_(p, n),
+    "string_list": lambda p, n: string_list(p, n),
+    "email": lambda p, n: email(p, n),
+    "boolean_or_hash": lambda p, n: (hash_(p, n) if isinstance(p.get(n), dict)
+                                     else boolean(p, n)),
+}
+
+
+def check_types(p: dict[str, Any], types: dict[str, str]) -> None:
+    """Refuse a wrongly typed value for params that are accepted without changing state."""
+    for name, kind in types.items():
+        if name in p:
+            _CHECKS[kind](p, name)

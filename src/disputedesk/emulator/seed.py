@@ -132,7 +132,7 @@ def run(emulator: Any, params: dict[str, Any], account_id: str | None = None) ->
     # seeding into an account that already has charges continues with other (still
     # deterministic) ids, so the second data set cannot collide with the first
     existing = len(account.collection("charge"))
-    ids = IdGenerator(seed if not existing else f"{seed}:{existing}")  # type: ignore[arg-type]
+    ids = IdGenerator(seed if not existing else f"{seed}:{existing}", taken=emulator.id_taken)
     rng = random.Random(seed)
     ctx = SeedCtx(emulator, account, ids)
     return Seeder(ctx, rng, emulator.clock.now()).build(n_customers, n_charges)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .events import event_payload
+from .versions import at_version
 from .state import AccountState, Obj
 
 if TYPE_CHECKING:
@@ -120,9 +121,14 @@ class Deliverer:
 
     # ------------------------------------------------------------------ queue
     def enqueue(self, account: AccountState, event: Obj, endpoints: list[Obj]) -> list[Delivery]:
-        payload = event_payload(event)
+        payloads: dict[str | None, bytes] = {}
         made = []
         for ep in endpoints:
+            version = ep.get("api_version")  # null: the account default the event has
+            payload = payloads.get(version)
+            if payload is None:
+                payload = payloads[version] = event_payload(
+                    at_version(event, account, version, self._emulator.api_version))
             d = Delivery(id=f"whd_{next(self._ids):08d}", account=account.id, event=event["id"],
                          event_type=event["type"], endpoint=ep["id"], url=ep["url"],
                          payload=payload)

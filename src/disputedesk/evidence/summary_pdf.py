@@ -126,6 +126,30 @@ class _PDF(FPDF):
         self.cell(0, 12, f"Page {self.page_no()}", align="C")
 
 
+def _new_pdf(title: str, created: Any) -> _PDF:
+    """US Letter, 54 pt margins, one page started. Same facts, same bytes: a fixed creation date
+    (the record's own) keeps rebuilds from uploading a "new" file every second."""
+    pdf = _PDF(unit="pt", format="letter")
+    pdf.set_margins(54, 54, 54)
+    pdf.set_auto_page_break(True, margin=54)
+    pdf.add_page()
+    pdf.set_title(latin1(title))
+    pdf.set_creation_date(datetime.fromtimestamp(int(created) if isinstance(created, int) else 0,
+                                                 tz=timezone.utc))
+    return pdf
+
+
+def _rows(pdf: _PDF, pairs: Iterable[tuple[str, Any]]) -> None:
+    """Label: value lines; empty values are left out."""
+    for label, value in pairs:
+        if value in (None, ""):
+            continue
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.cell(170, 16, latin1(label))
+        pdf.set_font("Helvetica", size=12)
+        pdf.multi_cell(0, 16, latin1(value), new_x="LMARGIN", new_y="NEXT")
+
+
 def build_summary_pdf(
     dispute: Mapping[str, Any],
     charge: Mapping[str, Any],
@@ -142,16 +166,7 @@ def build_summary_pdf(
     summary = customer_history(charge, history)
     timeline = build_timeline(dispute, charge, history=history, order=order, refunds=refunds, events=events)
 
-    pdf = _PDF(unit="pt", format="letter")
-    pdf.set_margins(54, 54, 54)
-    pdf.set_auto_page_break(True, margin=54)
-    pdf.add_page()
-    pdf.set_title(latin1(f"Dispute {dispute.get('id')} evidence summary"))
-    # Same facts, same bytes: a fixed creation date (the dispute's) keeps rebuilds from
-    # uploading a "new" summary file every second.
-    created = dispute.get("created")
-    pdf.set_creation_date(datetime.fromtimestamp(int(created) if isinstance(created, int) else 0,
-                                                 tz=timezone.utc))
+    pdf = _new_pdf(f"Dispute {dispute.get('id')} evidence summary", dispute.get("created"))
 
     def heading(text: str) -> None:
         pdf.ln(6)
@@ -160,14 +175,7 @@ def build_summary_pdf(
         pdf.set_font("Helvetica", size=12)
 
     def rows(pairs: Iterable[tuple[str, Any]]) -> None:
-        pdf.set_font("Helvetica", size=12)
-        for label, value in pairs:
-            if value in (None, ""):
-                continue
-            pdf.set_font("Helvetica", "B", 12)
-            pdf.cell(170, 16, latin1(label))
-            pdf.set_font("Helvetica", size=12)
-            pdf.multi_cell(0, 16, latin1(value), new_x="LMARGIN", new_y="NEXT")
+        _rows(pdf, pairs)
 
     pdf.set_font("Helvetica", "B", 16)
     title = f"Evidence summary: dispute {dispute.get('id')}"
@@ -231,4 +239,37 @@ def build_summary_pdf(
         if len(summary.charges) > MAX_HISTORY_ROWS:
             pdf.multi_cell(0, 16, f"... and {len(summary.charges) - MAX_HISTORY_ROWS} older charges",
                            new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def has_receipt(charge: Mapping[str, Any]) -> bool:
+    """Stripe sent (or can show) a receipt for the charge."""
+    return bool(charge.get("receipt_email") or charge.get("receipt_url") or charge.get("receipt_number"))
+
+
+def build_receipt_pdf(charge: Mapping[str, Any], *, merchant_name: str | None = None) -> bytes:
+    """The charge's receipt as Stripe recorded it (for the ``receipt`` field): what was paid, when,
+    with which card, and where Stripe sent the receipt. Only fields the charge holds appear."""
+    checks = charge_checks(charge)
+    pdf = _new_pdf(f"Receipt for charge {charge.get('id')}", charge.get("created"))
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.multi_cell(0, 20, latin1(f"Receipt: charge {charge.get('id')}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 16, latin1("From the payment record at Stripe" +
+                                 (f" for {merchant_name}" if merchant_name else "") + "."),
+                   new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    billing = charge.get("billing_details") or {}
+    card = " ".join(p for p in (checks["brand"], f"ending {checks['last4']}" if checks["last4"] else "") if p)
+    _rows(pdf, (
+        ("Receipt number", charge.get("receipt_number")),
+        ("Date", human_datetime(charge.get("created"))),
+        ("Amount", _money(charge.get("amount"), charge.get("currency"))),
+        ("Description", charge.get("description")),
+        ("Statement descriptor", charge.get("calculated_statement_descriptor")),
+        ("Card", card),
+        ("Billed to", billing.get("name")),
+        ("Receipt sent to", charge.get("receipt_email")),
+        ("Receipt address", charge.get("receipt_url")),
+    ))
     return bytes(pdf.output())

@@ -7,7 +7,10 @@ from disputedesk.notify.channels import (
     Notification,
     Notifier,
     SlackWebhookChannel,
+    WebhookChannel,
     build_notifier,
+    sign_webhook,
+    verify_webhook,
 )
 
 __all__ = [
@@ -17,5 +20,8 @@ __all__ = [
     "Notification",
     "Notifier",
     "SlackWebhookChannel",
+    "WebhookChannel",
     "build_notifier",
+    "sign_webhook",
+    "verify_webhook",
 ]

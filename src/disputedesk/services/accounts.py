@@ -7,9 +7,11 @@ Secrets are random 32-byte values handed out once in plain text and stored only 
 digests (API tokens ``ddk_...``, session ids, login links); passwords are argon2id hashes. No
 function logs a secret, and no returned dict contains a hash.
 
+Every API token belongs to a desk user and acts as them, with at most their current role.
+
 Test helpers for other features: ``create_user(deps, username=..., role=..., password=...)``
-and ``create_token(deps, name=..., role=...)`` (returns ``(info, plaintext)``), or simply
-``token_for_role(deps, "agent")`` which returns a usable bearer token.
+and ``create_token(deps, name=..., role=..., owner=...)`` (returns ``(info, plaintext)``), or
+simply ``token_for_role(deps, "agent")`` which returns a usable bearer token (of a new user).
 """
 
 from __future__ import annotations
@@ -26,8 +28,14 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from disputedesk.domain.permissions import ROLES, Actor
-from disputedesk.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
+from disputedesk.domain.permissions import ROLES, Actor, lower_role
+from disputedesk.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from disputedesk.services import signin_limits
 from disputedesk.services.signin_limits import (  # noqa: F401 - part of this module's interface
     LOGIN_WINDOW,
@@ -154,6 +162,8 @@ def _token_out(row: Any) -> dict:
     return {
         "id": f"tok_{row.id}",
         "name": row.name,
+        "owner": row.owner,
+        "kind": row.kind,
         "prefix": row.prefix,
         "role": row.role,
         "created_by": row.created_by,
@@ -290,35 +300,72 @@ def _refuse_removing_last_admin(conn, user_id: int) -> None:
 
 # --- API tokens ------------------------------------------------------------------------------
 
-def create_token(deps, *, name: str, role: str, actor: str = "system") -> tuple[dict, str]:
-    """Create an API token; returns ``(info, plaintext)``. The plaintext is never shown again."""
+def _owner_row(conn, username: str):
+    row = _require_user_row(conn, username)
+    if row.disabled:
+        raise Conflict(f"the user '{row.username}' is disabled and cannot own a token",
+                       param="owner", hint="enable the user first")
+    return row
+
+
+def create_token(deps, *, name: str, role: str, owner: str, actor: str | None = None,
+                 kind: str = "api") -> tuple[dict, str]:
+    """Create an API token belonging to the desk user ``owner``; returns ``(info, plaintext)``.
+
+    The token acts as its owner with at most the owner's role (``role`` may be narrower, never
+    wider). The plaintext is never shown again.
+    """
     label = (name or "").strip()
     if not label or len(label) > 100:
         raise ValidationError("a token needs a name of 1 to 100 characters (say what uses it)",
                               param="name")
     _check_text(label, "name")
     check_role(role)
+    if kind not in ("api", "login"):
+        raise ValidationError(f"unknown token kind '{kind}'", param="kind")
     plaintext = TOKEN_PREFIX + new_secret()
     now = deps.clock.now()
     with deps.store.write() as conn:
+        owner_row = _owner_row(conn, owner)
+        if lower_role(role, owner_row.role) != role:
+            raise PermissionDenied(
+                f"a token can not do more than the person it belongs to: {owner_row.username} "
+                f"is {owner_row.role}, the token asks for {role}", code="token_above_owner",
+                param="role", hint=f"give the token the role {owner_row.role} or a lower one")
+        actor = actor or owner_row.username
         token_id = conn.execute(api_tokens.insert().values(
             name=label, token_hash=digest(plaintext), prefix=plaintext[:12], role=role,
-            created_by=actor, created_at=now)).inserted_primary_key[0]
+            created_by=actor, created_at=now, user_id=owner_row.id,
+            kind=kind)).inserted_primary_key[0]
         audit.append(conn, at=now, actor=actor, action="token.created", object_type="api_token",
-                     object_id=f"tok_{token_id}", details={"name": label, "role": role})
-        row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).one()
+                     object_id=f"tok_{token_id}",
+                     details={"name": label, "role": role, "owner": owner_row.username,
+                              "kind": kind})
+        row = conn.execute(_token_query().where(api_tokens.c.id == token_id)).one()
     return _token_out(row), plaintext
 
 
-def token_for_role(deps, role: str, *, name: str | None = None) -> str:
-    """Test helper: a fresh bearer token with ``role``."""
-    return create_token(deps, name=name or f"test-{role}-{secrets.token_hex(3)}", role=role)[1]
+def token_for_role(deps, role: str, *, name: str | None = None, owner: str | None = None) -> str:
+    """Test helper: a fresh bearer token with ``role``, owned by ``owner`` (by default a new user
+    of that role made for it)."""
+    if owner is None:
+        owner = f"test-{role}-{secrets.token_hex(4)}"
+        create_user(deps, username=owner, role=role, actor="test")
+    return create_token(deps, name=name or f"test-{role}-{secrets.token_hex(3)}", role=role,
+                        owner=owner)[1]
 
 
-def list_tokens(deps, *, include_revoked: bool = True) -> list[dict]:
-    query = sa.select(api_tokens).order_by(api_tokens.c.id)
+def _token_query():
+    return (sa.select(api_tokens, users.c.username.label("owner"))
+            .select_from(api_tokens.outerjoin(users, users.c.id == api_tokens.c.user_id)))
+
+
+def list_tokens(deps, *, include_revoked: bool = True, owner: str | None = None) -> list[dict]:
+    query = _token_query().order_by(api_tokens.c.id)
     if not include_revoked:
         query = query.where(api_tokens.c.revoked_at.is_(None))
+    if owner is not None:
+        query = query.where(users.c.username_key == username_key(owner))
     with deps.store.read() as conn:
         return [_token_out(r) for r in conn.execute(query).all()]
 
@@ -337,26 +384,60 @@ def revoke_token(deps, token_id: str | int, *, actor: str) -> dict:
             audit.append(conn, at=now, actor=actor, action="token.revoked",
                          object_type="api_token", object_id=f"tok_{tid}",
                          details={"name": row.name})
-        row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == tid)).one()
+        row = conn.execute(_token_query().where(api_tokens.c.id == tid)).one()
     return _token_out(row)
 
 
-def authenticate_token(deps, plaintext: str) -> Actor | None:
-    """The actor for a bearer token, or None when it is unknown or revoked."""
+def authenticate_token(deps, plaintext: str, *, via: str = "token") -> Actor | None:
+    """The person a bearer token acts for, or None when it is unknown, revoked, has no owner or
+    its owner is disabled. Its role is the lower of the token's and the owner's current role."""
     if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         return None
     token_hash = digest(plaintext)
     with deps.store.read() as conn:
-        row = conn.execute(sa.select(api_tokens).where(api_tokens.c.token_hash == token_hash)).first()
+        row = conn.execute(
+            sa.select(api_tokens, users.c.username.label("owner"),
+                      users.c.role.label("owner_role"), users.c.disabled.label("owner_disabled"))
+            .select_from(api_tokens.outerjoin(users, users.c.id == api_tokens.c.user_id))
+            .where(api_tokens.c.token_hash == token_hash)).first()
     # The lookup is by digest; compare again in constant time so a short-circuiting index can
     # not matter even in theory.
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, token_hash):
         return None
+    if row.owner is None or row.owner_disabled or row.owner_role not in ROLES:
+        return None  # a token nobody answers for (made before tokens had owners) acts for nobody
     now = deps.clock.now()
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_GRANULARITY:
         with deps.store.write() as conn:
             conn.execute(api_tokens.update().where(api_tokens.c.id == row.id).values(last_used_at=now))
-    return Actor(id=f"tok_{row.id}", username=f"token:{row.name}", role=row.role, via="token")
+    return Actor(id=f"tok_{row.id}", username=row.owner, role=lower_role(row.role, row.owner_role),
+                 via=via, credential=f"tok_{row.id}",  # type: ignore[arg-type]
+                 signed_in=row.kind == "login")
+
+
+def check_cli_password(deps, *, username: str, password: str, ip: str = "cli") -> Actor:
+    """The CLI's password proof: the same checks and sign-in limits as the dashboard's sign-in
+    (the session it starts is ended at once: the CLI keeps nothing). ``ip`` names where from
+    (``cli:<os user>@<host>``), for the per-address limit."""
+    info = login(deps, username=username, password=password, ip=ip)
+    logout(deps, info.token)
+    person = info.actor
+    return Actor(id=person.id, username=person.username, role=person.role, via="cli",
+                 credential="password")
+
+
+def mint_login_token(deps, *, username: str, password: str, name: str,
+                     ip: str = "cli") -> tuple[dict, str]:
+    """``disputedesk login``: check the password, then make a personal token of the user's role."""
+    person = check_cli_password(deps, username=username, password=password, ip=ip)
+    return create_token(deps, name=name, role=person.role, owner=person.username, kind="login")
+
+
+def who_created(deps, username: str) -> str | None:
+    """The name recorded as having created ``username``'s account (maker-checker reads it)."""
+    with deps.store.read() as conn:
+        row = _get_user_row(conn, username)
+    return row.created_by if row is not None else None
 
 
 # --- sign-in, sessions -----------------------------------------------------------------------

@@ -29,6 +29,7 @@ import enum
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from disputedesk.domain import disputes as d
 from disputedesk.store.mirror import StoredVersion
 
 
@@ -150,8 +151,7 @@ SPECS: dict[str, tuple[Callable[[dict], dict], Callable[[dict], int]]] = {
 MIRRORED_OBJECTS = frozenset(SPECS)
 
 # Statuses after which an object can still change on Stripe's side (reconciliation targets).
-OPEN_DISPUTE_STATUSES = ("warning_needs_response", "warning_under_review", "needs_response",
-                         "under_review")
+OPEN_DISPUTE_STATUSES = d.OPEN_STATUSES  # appeals included
 NON_FINAL_REFUND_STATUSES = ("pending", "requires_action")
 
 

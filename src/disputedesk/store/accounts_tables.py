@@ -39,6 +39,11 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", sa.Float),
     sa.Column("revoked_at", sa.Float),
     sa.Column("revoked_by", sa.String(255)),
+    # The person the token belongs to (identity_0001): it acts as them, with at most their role.
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE")),
+    # "api" (made for a script by `tokens create`) or "login" (minted by `disputedesk login`
+    # after the password was checked: it may decide approvals in the CLI).
+    sa.Column("kind", sa.String(8), nullable=False, default="api"),
 )
 
 sessions = sa.Table(

@@ -35,6 +35,9 @@ refund_requests = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("warnings", Json),
     sa.Column("requested_by", sa.String(255), nullable=False),
+    # The person answerable for the request: requested_by for people (whatever token or door
+    # they used), the rules' owner for a rule (identity_0001). Maker-checker compares this.
+    sa.Column("requester_person", sa.String(150)),
     sa.Column("approval_reason", sa.Text),
     sa.Column("approved_by", sa.String(255)),
     sa.Column("decided_at", sa.Float),

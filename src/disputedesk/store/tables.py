@@ -178,6 +178,12 @@ audit_log = sa.Table(
     sa.Column("object_id", StripeId),
     sa.Column("note", sa.Text),
     sa.Column("details", Json),
+    # The person answerable (a desk user's name; a rule's owner) and the door and credential the
+    # action came through ("rest" + "tok_3", "cli" + "password", "rule" + "rule:<name>").
+    # Migration identity_0001.
+    sa.Column("person", sa.String(150)),
+    sa.Column("door", sa.String(16)),
+    sa.Column("credential", sa.String(100)),
     sa.Index(None, "object_type", "object_id", "at"),
     sa.Index(None, "at"),
 )

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from disputedesk import errors
 from disputedesk.domain.permissions import Actor, check_permission, roles_with
 from disputedesk.services import accounts
+from disputedesk.store import audit
 from disputedesk.web.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 
 __all__ = ["ERROR_RESPONSES", "ERROR_STATUS", "Actor", "ErrorBody", "csrf_token_for", "current_actor", "http_error", "require",
@@ -110,7 +111,7 @@ async def _authenticate(request: Request) -> tuple[Actor, str | None] | None:
         actor = await run_in_threadpool(accounts.authenticate_token, deps, credentials.strip())
         if actor is None:
             raise http_error(errors.AuthenticationFailed(
-                "the API token is not valid (unknown or revoked)", code="invalid_token",
+                "the API token is not valid (unknown, revoked, or its user is disabled)", code="invalid_token",
                 hint="ask an admin for a new token"))
         result = (actor, None)
     else:
@@ -120,6 +121,12 @@ async def _authenticate(request: Request) -> tuple[Actor, str | None] | None:
             if found is not None:
                 result = found
     setattr(request.state, _STATE_KEY, result)
+    if result is not None:
+        # Every audit row written for this request names the person and the door.
+        who = result[0]
+        audit.enter_door(audit.Door(
+            door="rest" if request.url.path.startswith("/api/") else "dashboard",
+            credential=who.credential or "session", person=who.username))
     return result
 
 
@@ -197,17 +204,17 @@ async def require_signed_in(request: Request,
 
 
 def require_person(actor: Actor, action: str, command: str) -> None:
-    """Refuse (403 ``person_required``) an action only a signed-in person may take.
+    """Refuse (403 ``person_required``) a decision made with an API token made for a script.
 
-    An API token is its own identity, apart from any person, so a maker-checker rule that
-    compares names could be side-stepped by a person holding a token: approving or rejecting a
-    refund request is therefore never done through a token (the dashboard and the CLI act as a
-    person).
+    Every token acts as its owner, so maker-checker compares people whatever the door; deciding
+    approvals also needs proof that the person is at the keyboard: a dashboard session, a CLI
+    password, or a token minted by ``disputedesk login`` (which checked the password).
     """
-    if actor.via == "token":
+    if not actor.signed_in:
         raise http_error(errors.PermissionDenied(
             f"{action} need a signed-in person: use the dashboard or `{command}`",
-            code="person_required", hint="API tokens may request and list refunds, not decide them"))
+            code="person_required",
+            hint="API tokens made for scripts may request and list refunds, not decide them"))
 
 
 async def require_csrf(request: Request) -> None:

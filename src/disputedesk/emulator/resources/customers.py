@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import errors, objects, params as P
+from ..render import optional
 from ..routing import Route
 from ..state import Obj
 
@@ -23,10 +24,9 @@ if TYPE_CHECKING:
     from ..context import Ctx
 
 TYPE = "customer"
+optional(TYPE, "business_name", "individual_name")
 TAX_EXEMPT = ("exempt", "none", "reverse")
-ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
-# a plain address check: something@something.tld, no spaces (what Stripe refuses is wider)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+ADDRESS_KEYS = P.ADDRESS_FIELDS
 
 
 def invoice_prefix(customer_id: str) -> str:
@@ -47,6 +47,7 @@ def build(customer_id: str, *, created: int, email: str | None = None,
         "object": TYPE,
         "address": address,
         "balance": balance,
+        "business_name": None,
         "created": created,
         "currency": None,
         "default_source": None,
@@ -54,6 +55,7 @@ def build(customer_id: str, *, created: int, email: str | None = None,
         "description": description,
         "discount": None,
         "email": email,
+        "individual_name": None,
         "invoice_prefix": prefix or invoice_prefix(customer_id),
         "invoice_settings": {"custom_fields": None,
                              "default_payment_method": default_payment_method,
@@ -79,29 +81,8 @@ def add_seeded(ctx: "Ctx", customer_id: str, *, created: int, email: str, name: 
 
 # ---------------------------------------------------------------------------- params
 
-def _email(p: dict[str, Any]) -> str | None:
-    value = P.string(p, "email", max_length=512, nullable=True)
-    if value is not None and not _EMAIL.match(value):
-        raise errors.invalid(f"Invalid email address: {value}", param="email",
-                             code="email_invalid")
-    return value
-
-
 def _address(value: Any, param: str) -> dict[str, Any] | None:
-    if value == "":
-        return None
-    if not isinstance(value, dict):
-        raise errors.invalid(f"Invalid object: {param} must be a hash.", param=param)
-    for key, v in value.items():
-        if key not in ADDRESS_KEYS:
-            raise errors.parameter_unknown(f"{param}[{key}]")
-        if not isinstance(v, str):
-            raise errors.invalid(f"Invalid string: {param}[{key}] must be a string.",
-                                 param=f"{param}[{key}]")
-        if len(v) > 5000:
-            raise errors.invalid(f"Invalid {param}[{key}]: must be at most 5000 characters",
-                                 param=f"{param}[{key}]")
-    return {k: (value.get(k) or None) for k in ADDRESS_KEYS}
+    return None if value == "" else P.address(value, param)
 
 
 def _shipping(value: Any) -> dict[str, Any] | None:
@@ -132,10 +113,14 @@ def _fields(ctx: "Ctx", p: dict[str, Any], current: Obj | None) -> dict[str, Any
     """The changes a create/update request asks for (validated before anything is stored)."""
     out: dict[str, Any] = {}
     if "email" in p:
-        out["email"] = _email(p)
+        out["email"] = P.email(p, "email")
     for name, limit in (("name", 256), ("description", 350), ("phone", 20)):
         if name in p:
             out[name] = P.string(p, name, max_length=limit, nullable=True)
+    for name in ("business_name", "individual_name"):  # optional fields: "" leaves them out
+        if name in p:
+            out[name] = P.string(p, name, max_length=150, nullable=True) or None
+    _unmodelled(p)
     if "address" in p:
         out["address"] = _address(p["address"], "address")
     if "shipping" in p:
@@ -174,6 +159,25 @@ def _fields(ctx: "Ctx", p: dict[str, Any], current: Obj | None) -> dict[str, Any
     return out
 
 
+def _unmodelled(p: dict[str, Any]) -> None:
+    """Params Stripe takes for what the emulator does not model: type-checked, then either
+    dropped (no customer field shows them) or refused by name when they would name an object
+    the emulator cannot hold (sources, test clocks), so nothing is silently ignored."""
+    P.check_types(p, {k: v for k, v in UNMODELLED.items() if k in p})
+    if "tax_id_data" in p and not isinstance(p["tax_id_data"], (list, dict)):
+        raise errors.invalid("Invalid array: tax_id_data must be an array of hashes.",
+                             param="tax_id_data")
+    for name in ("source", "default_source"):
+        if p.get(name):
+            raise errors.invalid(
+                f"No such source: '{p[name]}'; the emulator models no customer sources "
+                "(attach a card with payment_method instead).", param=name,
+                code="resource_missing")
+    if p.get("test_clock"):
+        raise errors.invalid(f"No such test clock: '{p['test_clock']}'; the emulator has no "
+                             "test clocks.", param="test_clock", code="resource_missing")
+
+
 def _attach_default(ctx: "Ctx", customer: Obj) -> None:
     """``invoice_settings[default_payment_method]`` must name a method attached to it."""
     pm_id = customer["invoice_settings"]["default_payment_method"]
@@ -210,9 +214,16 @@ def render(ctx: "Ctx", customer: Obj, prefix: str = "") -> Obj:
 
 # ---------------------------------------------------------------------------- handlers
 
-CREATE_PARAMS = ("address", "balance", "description", "email", "invoice_prefix",
-                 "invoice_settings", "metadata", "name", "next_invoice_sequence",
-                 "payment_method", "phone", "preferred_locales", "shipping", "tax_exempt")
+# accepted, type-checked, not acted on (see _unmodelled)
+UNMODELLED = {"cash_balance": "hash", "tax": "hash", "validate": "boolean", "source": "string",
+              "default_source": "string", "test_clock": "string"}
+CREATE_PARAMS = ("address", "balance", "business_name", "cash_balance", "description", "email",
+                 "individual_name", "invoice_prefix", "invoice_settings", "metadata", "name",
+                 "next_invoice_sequence", "payment_method", "phone", "preferred_locales",
+                 "shipping", "source", "tax", "tax_exempt", "tax_id_data", "test_clock",
+                 "validate")
+UPDATE_PARAMS = tuple(p for p in CREATE_PARAMS if p not in ("payment_method", "tax_id_data",
+                                                            "test_clock")) + ("default_source",)
 
 
 def create(ctx: "Ctx") -> Obj:
@@ -286,7 +297,6 @@ ROUTES = [
     Route("POST", "/v1/customers", create, CREATE_PARAMS),
     Route("GET", "/v1/customers", list_, P.LIST_PARAMS + ("email", "test_clock")),
     Route("GET", "/v1/customers/{id}", retrieve),
-    Route("POST", "/v1/customers/{id}", update,
-          tuple(p for p in CREATE_PARAMS if p != "payment_method")),
+    Route("POST", "/v1/customers/{id}", update, UPDATE_PARAMS),
     Route("DELETE", "/v1/customers/{id}", delete),
 ]

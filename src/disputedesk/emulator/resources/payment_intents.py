@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import cards, currencies, errors, objects, params as P
 from ..cards import TestCard
+from ..render import optional
 from ..routing import Route
 from ..state import Obj
 from . import charges, payment_methods
@@ -18,6 +19,16 @@ if TYPE_CHECKING:
 
 TYPE = "payment_intent"
 INDEXES = {TYPE: ("customer",), "payment_method": ()}
+optional(TYPE, "amount_details", "hooks", "payment_details", "presentment_details", "transfer_data",
+         *(f"last_payment_error.{f}" for f in (
+             "network_advice_code", "network_decline_code", "param", "payment_intent",
+             "request_log_url", "setup_intent", "source")),
+         *(f"payment_method_options.card.{f}" for f in (
+             "capture_method", "request_extended_authorization",
+             "request_incremental_authorization", "request_multicapture", "request_overcapture",
+             "require_cvc_recollection", "setup_credential_usage", "setup_future_usage",
+             "statement_descriptor_suffix_kana", "statement_descriptor_suffix_kanji",
+             "stored_credential_usage")))
 CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
 CANCELLATION_REASONS = ("abandoned", "duplicate", "fraudulent", "requested_by_customer")
 
@@ -116,13 +127,15 @@ def create_payment_intent(ctx: "Ctx", *, amount: int, currency: str, customer: s
                           shipping: dict[str, Any] | None = None,
                           setup_future_usage: str | None = None,
                           transfer_group: str | None = None,
-                          card_options: dict[str, Any] | None = None) -> Obj:
+                          card_options: dict[str, Any] | None = None,
+                          extra: dict[str, Any] | None = None) -> Obj:
     pi = build(ctx, amount=amount, currency=currency, customer=customer, description=description,
                metadata=dict(metadata or {}), receipt_email=receipt_email,
                capture_method=capture_method, payment_method_types=payment_method_types or ["card"],
                statement_descriptor=statement_descriptor,
                statement_descriptor_suffix=statement_descriptor_suffix, shipping=shipping,
                setup_future_usage=setup_future_usage, transfer_group=transfer_group)
+    pi.update(extra or {})
     pi["payment_method_options"]["card"].update(card_options or {})
     if payment_method is not None:
         pm_id, card = resolve_payment_method(ctx, payment_method, customer)
@@ -203,12 +216,75 @@ def create_and_confirm(ctx: "Ctx", **kwargs: Any) -> Obj:
 
 # ---------------------------------------------------------------------------- handlers
 
+# Params Stripe takes that change nothing the emulator models: type-checked, then either stored
+# on the intent (ECHOED: same name, same shape) or accepted and dropped (the rest).
+ACCEPTED = {"allowed_payment_method_types": "string_list", "amount_details": "hash",
+            "application_fee_amount": "integer", "confirmation_method": "string",
+            "confirmation_token": "string", "customer_account": "string",
+            "error_on_requires_action": "boolean", "excluded_payment_method_types": "string_list",
+            "hooks": "hash", "mandate": "string", "mandate_data": "hash",
+            "off_session": "boolean_or_hash", "on_behalf_of": "string",
+            "payment_details": "hash", "payment_method_configuration": "string",
+            "payment_method_data": "hash", "payment_method_options": "hash",
+            "radar_options": "hash", "return_url": "string", "transfer_data": "hash",
+            "use_stripe_sdk": "boolean", "amount_to_confirm": "integer",
+            "final_capture": "boolean", "automatic_payment_methods": "hash"}
+ECHOED = ("allowed_payment_method_types", "application_fee_amount", "customer_account",
+          "excluded_payment_method_types", "on_behalf_of")
 CREATE_PARAMS = ("amount", "currency", "customer", "description", "metadata", "receipt_email",
                  "payment_method", "payment_method_types", "confirm", "capture_method",
-                 "confirmation_method", "statement_descriptor", "statement_descriptor_suffix",
-                 "shipping", "setup_future_usage", "transfer_group", "automatic_payment_methods",
-                 "off_session", "return_url", "error_on_requires_action", "use_stripe_sdk",
-                 "payment_method_options")
+                 "statement_descriptor", "statement_descriptor_suffix", "shipping",
+                 "setup_future_usage", "transfer_group", "allowed_payment_method_types",
+                 "amount_details", "application_fee_amount", "automatic_payment_methods",
+                 "confirmation_method", "confirmation_token", "customer_account",
+                 "error_on_requires_action", "excluded_payment_method_types", "hooks", "mandate",
+                 "mandate_data", "off_session", "on_behalf_of", "payment_details",
+                 "payment_method_configuration", "payment_method_data", "payment_method_options",
+                 "radar_options", "return_url", "transfer_data", "use_stripe_sdk")
+UPDATE_PARAMS = ("allowed_payment_method_types", "amount", "amount_details",
+                 "application_fee_amount", "capture_method", "currency", "customer",
+                 "customer_account", "description", "excluded_payment_method_types", "hooks",
+                 "metadata", "payment_details", "payment_method", "payment_method_configuration",
+                 "payment_method_data", "payment_method_options", "receipt_email",
+                 "setup_future_usage", "shipping", "statement_descriptor",
+                 "statement_descriptor_suffix", "transfer_data", "transfer_group")
+CONFIRM_PARAMS = ("allowed_payment_method_types", "amount_details", "amount_to_confirm",
+                  "capture_method", "confirmation_token", "error_on_requires_action",
+                  "excluded_payment_method_types", "hooks", "mandate", "mandate_data",
+                  "off_session", "payment_details", "payment_method", "payment_method_data",
+                  "payment_method_options", "radar_options", "receipt_email", "return_url",
+                  "setup_future_usage", "shipping", "use_stripe_sdk")
+CAPTURE_PARAMS = ("amount_details", "amount_to_capture", "application_fee_amount",
+                  "final_capture", "hooks", "metadata", "payment_details",
+                  "statement_descriptor", "statement_descriptor_suffix", "transfer_data")
+SETUP_FUTURE_USAGE = ("off_session", "on_session")
+
+
+def extras(p: dict[str, Any]) -> dict[str, Any]:
+    """Type-check the params that change no modelled state; the fields the intent shows.
+
+    Called before anything changes, so a bad value leaves no half-applied state.
+    """
+    P.check_types(p, {k: v for k, v in ACCEPTED.items() if k in p})
+    out: dict[str, Any] = {}
+    for name in ECHOED:
+        if name in p:
+            out[name] = (P.string_list(p, name) if name.endswith("_types")
+                         else P.integer(p, name, minimum=0) if name == "application_fee_amount"
+                         else P.string(p, name, nullable=True))
+    if out.get("on_behalf_of") and not out["on_behalf_of"].startswith("acct_"):
+        raise errors.invalid(f"No such account: '{out['on_behalf_of']}'", param="on_behalf_of",
+                             code="resource_missing")
+    if "transfer_data" in p:
+        td = P.hash_(p, "transfer_data") or {}
+        destination = P.string(td, "destination", required=True)
+        if not str(destination).startswith("acct_"):
+            raise errors.invalid(f"No such destination: '{destination}'",
+                                 param="transfer_data[destination]", code="resource_missing")
+        amount = P.integer(td, "amount", minimum=0)
+        out["transfer_data"] = ({"amount": amount, "destination": destination}
+                                if amount is not None else {"destination": destination})
+    return out
 
 
 def create(ctx: "Ctx") -> Obj:
@@ -222,19 +298,20 @@ def create(ctx: "Ctx") -> Obj:
         raise errors.invalid("The emulator supports the payment method type card only.",
                              param="payment_method_types",
                              code="payment_intent_invalid_parameter")
+    extra = extras(p)
     card_options = _card_options(P.hash_(p, "payment_method_options"))
     pi = create_payment_intent(
-        ctx, amount=amount or 0, currency=code, customer=P.string(p, "customer"),
+        ctx, amount=amount or 0, currency=code, customer=ctx.customer(P.string(p, "customer")),
         description=P.string(p, "description", max_length=1000, nullable=True),
         metadata=P.apply_metadata(None, p),
-        receipt_email=P.string(p, "receipt_email", nullable=True),
+        receipt_email=P.email(p, "receipt_email"),
         capture_method=P.enum(p, "capture_method", CAPTURE_METHODS) or "automatic_async",
         payment_method=P.string(p, "payment_method"), payment_method_types=types,
         statement_descriptor=P.string(p, "statement_descriptor", max_length=22),
         statement_descriptor_suffix=P.string(p, "statement_descriptor_suffix", max_length=22),
-        shipping=P.hash_(p, "shipping"),
-        setup_future_usage=P.enum(p, "setup_future_usage", ("off_session", "on_session")),
-        transfer_group=P.string(p, "transfer_group"), card_options=card_options)
+        shipping=P.shipping(p),
+        setup_future_usage=P.enum(p, "setup_future_usage", SETUP_FUTURE_USAGE),
+        transfer_group=P.string(p, "transfer_group"), card_options=card_options, extra=extra)
     if apm is not None:
         pi["automatic_payment_methods"] = {
             "allow_redirects": apm.get("allow_redirects", "always"),
@@ -251,13 +328,25 @@ def retrieve(ctx: "Ctx") -> Obj:
 def update(ctx: "Ctx") -> Obj:
     p = ctx.params
     pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = extras(p)
     if "metadata" in p:
         changes["metadata"] = P.apply_metadata(pi["metadata"], p)
     if "description" in p:
         changes["description"] = P.string(p, "description", max_length=1000, nullable=True)
     if "receipt_email" in p:
-        changes["receipt_email"] = P.string(p, "receipt_email", nullable=True)
+        changes["receipt_email"] = P.email(p, "receipt_email")
+    if "shipping" in p:
+        changes["shipping"] = P.shipping(p)
+    if "capture_method" in p:
+        changes["capture_method"] = P.enum(p, "capture_method", CAPTURE_METHODS)
+    if "setup_future_usage" in p:
+        changes["setup_future_usage"] = P.enum(p, "setup_future_usage", SETUP_FUTURE_USAGE,
+                                               nullable=True)
+    for name in ("statement_descriptor", "statement_descriptor_suffix"):
+        if name in p:
+            changes[name] = P.string(p, name, max_length=22, nullable=True)
+    if "transfer_group" in p:
+        changes["transfer_group"] = P.string(p, "transfer_group", nullable=True)
     if "amount" in p or "currency" in p or "payment_method" in p:
         if pi["status"] not in ("requires_payment_method", "requires_confirmation"):
             raise errors.invalid(
@@ -274,7 +363,7 @@ def update(ctx: "Ctx") -> Obj:
             changes["payment_method"] = pm_id
             changes["status"] = "requires_confirmation"
     if "customer" in p:
-        changes["customer"] = P.string(p, "customer", nullable=True)
+        changes["customer"] = ctx.customer(P.string(p, "customer", nullable=True))
     objects.change(ctx, pi, changes)  # Stripe has no payment_intent.updated event
     return ctx.render(pi)
 
@@ -282,10 +371,19 @@ def update(ctx: "Ctx") -> Obj:
 def confirm(ctx: "Ctx") -> Obj:
     p = ctx.params
     pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    changes = extras(p)
     if "receipt_email" in p:
-        pi["receipt_email"] = P.string(p, "receipt_email", nullable=True)
+        changes["receipt_email"] = P.email(p, "receipt_email")
     if "capture_method" in p:
-        pi["capture_method"] = P.enum(p, "capture_method", CAPTURE_METHODS)
+        changes["capture_method"] = P.enum(p, "capture_method", CAPTURE_METHODS)
+    if "shipping" in p:
+        changes["shipping"] = P.shipping(p)
+    if "setup_future_usage" in p:
+        changes["setup_future_usage"] = P.enum(p, "setup_future_usage", SETUP_FUTURE_USAGE,
+                                               nullable=True)
+    P.integer(p, "amount_to_confirm", minimum=1)
+    if pi["status"] in ("requires_payment_method", "requires_confirmation", "requires_action"):
+        pi.update(changes)  # an unconfirmable intent is refused below, unchanged
     confirm_payment_intent(ctx, pi, P.string(p, "payment_method"))
     return ctx.render(pi)
 
@@ -305,8 +403,13 @@ def capture(ctx: "Ctx") -> Obj:
             f"The amount_to_capture ({amount}) is greater than the amount_capturable "
             f"({pi['amount_capturable']}).", param="amount_to_capture",
             code="amount_too_large")
+    changes = extras(p)
+    for name in ("statement_descriptor", "statement_descriptor_suffix"):
+        if name in p:
+            changes[name] = P.string(p, name, max_length=22)
     if "metadata" in p:
-        pi["metadata"] = P.apply_metadata(pi["metadata"], p)
+        changes["metadata"] = P.apply_metadata(pi["metadata"], p)
+    pi.update(changes)
     charge = ctx.get("charge", pi["latest_charge"])
     charges.capture_charge(ctx, charge, amount)
     pi["status"] = "succeeded"
@@ -438,24 +541,20 @@ def list_(ctx: "Ctx") -> Obj:
     p = ctx.params
     coll = ctx.coll(TYPE)
     customer = P.string(p, "customer")
+    customer_account = P.string(p, "customer_account")
     ids = coll.by("customer", customer) if customer else coll.ids()
-    objects_, has_more = P.page(coll, ids, p, "/v1/payment_intents")
+    objects_, has_more = P.page(coll, ids, p, "/v1/payment_intents", None if not customer_account
+                                else lambda o: o["customer_account"] == customer_account)
     return ctx.list_response(objects_, has_more, "/v1/payment_intents")
 
 
 ROUTES = [
     Route("POST", "/v1/payment_intents", create, CREATE_PARAMS),
-    Route("GET", "/v1/payment_intents", list_, P.LIST_PARAMS + ("customer",)),
+    Route("GET", "/v1/payment_intents", list_, P.LIST_PARAMS + ("customer", "customer_account")),
     Route("GET", "/v1/payment_intents/{id}", retrieve, ("client_secret",)),
-    Route("POST", "/v1/payment_intents/{id}", update,
-          ("metadata", "description", "receipt_email", "amount", "currency", "payment_method",
-           "customer")),
-    Route("POST", "/v1/payment_intents/{id}/confirm", confirm,
-          ("payment_method", "receipt_email", "capture_method", "return_url", "off_session",
-           "error_on_requires_action", "use_stripe_sdk", "payment_method_options")),
-    Route("POST", "/v1/payment_intents/{id}/capture", capture,
-          ("amount_to_capture", "metadata", "statement_descriptor",
-           "statement_descriptor_suffix", "application_fee_amount", "final_capture")),
+    Route("POST", "/v1/payment_intents/{id}", update, UPDATE_PARAMS),
+    Route("POST", "/v1/payment_intents/{id}/confirm", confirm, CONFIRM_PARAMS),
+    Route("POST", "/v1/payment_intents/{id}/capture", capture, CAPTURE_PARAMS),
     Route("POST", "/v1/payment_intents/{id}/cancel", cancel, ("cancellation_reason",)),
     Route("POST", "/v1/payment_intents/{id}/increment_authorization", increment_authorization,
           ("amount", "application_fee_amount", "description", "metadata",

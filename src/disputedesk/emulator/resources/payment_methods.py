@@ -86,9 +86,13 @@ def _list(ctx: "Ctx", customer_id: str | None, url: str) -> Obj:
         if customer.get("deleted"):
             raise errors.missing("customer", customer_id, param="customer")
     kind = P.enum(p, "type", TYPES + ("acss_debit", "sepa_debit", "us_bank_account"))
+    redisplay = P.enum(p, "allow_redisplay", ("always", "limited", "unspecified"))
+    customer_account = P.string(p, "customer_account")
     coll = ctx.coll(TYPE)
     keep = (lambda pm: (customer_id is None or pm["customer"] == customer_id)
-            and (kind is None or pm["type"] == kind))
+            and (kind is None or pm["type"] == kind)
+            and (redisplay is None or pm["allow_redisplay"] == redisplay)
+            and (customer_account is None or pm["customer_account"] == customer_account))
     objects_, has_more = P.page(coll, coll.ids(), p, url, keep)
     return ctx.list_response(objects_, has_more, url)
 
@@ -99,7 +103,8 @@ def customer_list(ctx: "Ctx") -> Obj:
 
 
 def list_(ctx: "Ctx") -> Obj:
-    """``GET /v1/payment_methods`` (``customer``, ``type``): the stored PaymentMethods."""
+    """``GET /v1/payment_methods`` (``customer``, ``customer_account``, ``type``,
+    ``allow_redisplay``): the stored PaymentMethods."""
     return _list(ctx, P.string(ctx.params, "customer"), "/v1/payment_methods")
 
 
@@ -115,7 +120,8 @@ def customer_retrieve(ctx: "Ctx") -> Obj:
 
 
 ROUTES = [
-    Route("GET", "/v1/payment_methods", list_, P.LIST_PARAMS[:3] + ("customer", "type")),
+    Route("GET", "/v1/payment_methods", list_,
+          P.LIST_PARAMS[:3] + ("allow_redisplay", "customer", "customer_account", "type")),
     Route("GET", "/v1/payment_methods/{id}", retrieve),
     Route("GET", "/v1/customers/{customer}/payment_methods", customer_list,
           P.LIST_PARAMS[:3] + ("type", "allow_redisplay")),

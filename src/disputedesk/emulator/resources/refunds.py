@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import currencies, errors, objects, params as P
+from ..render import optional
 from ..routing import Route
 from ..state import Obj
 from . import balance_transactions
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 TYPE = "refund"
 INDEXES = {TYPE: ("charge", "payment_intent")}
+optional(TYPE, "description", "failure_balance_transaction", "failure_reason",
+         "instructions_email", "next_action", "pending_reason", "presentment_details",
+         "destination_details.card.reference", "destination_details.card.reference_status",
+         "destination_details.card.reference_type")
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 REVERSAL_WINDOW = 2 * 60 * 60  # refunds this soon after the charge drop off the statement
 FAILURE_REASON = "expired_or_canceled_card"
@@ -213,7 +218,8 @@ def _create_from_params(ctx: "Ctx", charge_id: str | None = None) -> Obj:
     amount = P.integer(p, "amount", minimum=1)
     reason = P.enum(p, "reason", REASONS)
     metadata = P.apply_metadata(None, p)
-    instructions_email = P.string(p, "instructions_email")
+    instructions_email = P.email(p, "instructions_email")
+    ctx.customer(P.string(p, "customer"))
     charge = _charge_for(ctx, p, charge_id)
     return create_refund(ctx, charge, amount, reason=reason, metadata=metadata,
                          instructions_email=instructions_email)

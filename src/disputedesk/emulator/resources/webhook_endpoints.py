@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import errors, params as P
+from .. import errors, params as P, versions
 from ..routing import Route
 from ..state import AccountState, Obj
 
@@ -71,7 +71,7 @@ def create(ctx: "Ctx") -> Obj:
     endpoint = create_endpoint(
         ctx.emulator, ctx.account, url=url or "", enabled_events=events or [],
         description=P.string(p, "description", max_length=5000, nullable=True),
-        metadata=P.apply_metadata(None, p), api_version=P.string(p, "api_version"),
+        metadata=P.apply_metadata(None, p), api_version=versions.check(P.string(p, "api_version"), param="api_version"),
         connect=bool(P.boolean(p, "connect", False)))
     out = dict(endpoint)
     out["secret"] = ctx.coll(TYPE).meta[endpoint["id"]]["secret"]

@@ -35,6 +35,7 @@ from disputedesk.rules import (
     evaluate,
     trigger_for_event,
 )
+from disputedesk.services import policy
 from disputedesk.services.automation import records
 from disputedesk.services.automation.facts import Subject, build_facts
 from disputedesk.services.automation.port import ActionPort, DeskActions
@@ -178,6 +179,16 @@ def _target(action: PlannedAction, subject: Subject, facts_dispute: str | None) 
 
 def _carry_out(deps, port: ActionPort, rules, decision_id: int, decision: Decision,
                action: PlannedAction, subject: Subject) -> str | None:
+    """Carry out one action as its rule: audited with door ``rule``, the rule's name and the
+    person who answers for the rules (setting ``rules_owner``), whose refund requests they are."""
+    door = audit.Door(door="rule", credential=actor_for(decision.rule)[:100],
+                      person=policy.rules_owner(deps))
+    with audit.acting_through(door):
+        return _carry_out_as_rule(deps, port, rules, decision_id, decision, action, subject)
+
+
+def _carry_out_as_rule(deps, port: ActionPort, rules, decision_id: int, decision: Decision,
+                       action: PlannedAction, subject: Subject) -> str | None:
     """Claim, act, mark. Returns an error text when the action should be retried."""
     target = _target(action, subject, subject.dispute_id)
     now = deps.clock.now()

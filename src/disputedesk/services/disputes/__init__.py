@@ -6,7 +6,7 @@ Library functions (each owns its transaction; ``deps`` is ``wiring.Deps``):
 - evidence:   :func:`get_evidence`, :func:`edit_fields`, :func:`attach`, :func:`detach`,
               :func:`build`, :func:`set_product_type`, :func:`set_text_template`
 - answering:  :func:`preview`, :func:`stage`, :func:`submit`, :func:`accept`
-- reminders:  :func:`send_due_reminders`, :func:`list_reminders`
+- reminders:  :func:`send_due_reminders`, :func:`list_reminders`, :func:`reminder_delivery`
 - outcomes:   :func:`list_outcomes`, :func:`get_outcome`
 - orders:     :func:`import_orders`, :func:`find_order`
 - upkeep:     :func:`refresh` (track disputes that came by backfill), :func:`fetch_dispute`
@@ -46,6 +46,7 @@ from disputedesk.services.disputes.orders import (
     match_open_disputes,
 )
 from disputedesk.services.disputes.outcomes import get_outcome, list_outcomes
+from disputedesk.services.disputes.reminders import delivery as reminder_delivery
 from disputedesk.services.disputes.reminders import list_reminders, send_due_reminders
 from disputedesk.services.disputes.submission import (
     accept,
@@ -64,7 +65,6 @@ from disputedesk.services.disputes.tracking import (
 def install(deps) -> None:
     from disputedesk.services.disputes import reminders, tracking
 
-    reminders.offsets(deps.settings)  # a bad schedule fails at start-up, not in the worker
     deps.event_listeners.on_batch(list(DISPUTE_EVENTS), tracking.make_listener(deps.settings))
     deps.jobs.register(reminders.JOB, reminders.reminder_job, max_attempts=3)
     deps.jobs.every(reminders.JOB, reminders.JOB_INTERVAL_SECONDS)

@@ -29,10 +29,11 @@ from disputedesk.evidence.composer import (
     ComposedEvidence,
     TextTemplates,
     compose_evidence,
+    stripe_evidence,
 )
 from disputedesk.evidence.files import Document, PacketFile, fit_packet, load_document
 from disputedesk.evidence.limits import FILE_FIELDS, TEXT_FIELDS, validate_evidence
-from disputedesk.evidence.summary_pdf import build_summary_pdf
+from disputedesk.evidence.summary_pdf import build_receipt_pdf, build_summary_pdf, has_receipt
 from disputedesk.evidence.templates import PRODUCT_TYPES
 from disputedesk.services import mirror as mirror_rules
 from disputedesk.services.disputes.common import (
@@ -52,14 +53,17 @@ from disputedesk.store.disputes_tables import (
     evidence_drafts,
     evidence_fields,
     evidence_files,
+    submissions,
     text_templates,
 )
+from disputedesk.store.tables import audit_log
 from disputedesk.store.tables import charges as mirror_charges
 from disputedesk.store.tables import early_fraud_warnings as mirror_efws
 from disputedesk.store.tables import refunds as mirror_refunds
 
 HISTORY_LIMIT = 500
 SUMMARY_FIELD = "uncategorized_file"
+RECEIPT_FIELD = "receipt"
 DAY = 86_400
 
 
@@ -83,6 +87,10 @@ class EvidenceView:
     order_source: str | None
     hand_edited: bool
     draft: dict[str, Any] | None = None   # the last build: built_at, built_by, packet
+    product_type_source: str = ""        # what the product type was inferred from, or who set it
+    provenance: dict[str, Any] = field(default_factory=dict)  # field -> source, record, claims
+    to_add: list[dict[str, str]] = field(default_factory=list)  # what to add for missing facts
+    on_stripe: dict[str, Any] = field(default_factory=dict)   # evidence already on the dispute
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,8 +134,14 @@ def ensure_charge(deps, dispute: dict, account: str | None = None) -> None:
                                    now=deps.clock.now())
 
 
+def _email_of(charge: Mapping[str, Any]) -> str | None:
+    email = (charge.get("billing_details") or {}).get("email") or charge.get("receipt_email")
+    return str(email).strip().lower() if email else None
+
+
 def customer_history(conn: Connection, charge: Mapping[str, Any]) -> list[dict]:
-    """The customer's other charges in the mirror, newest first (by customer id, else by card)."""
+    """The same customer's other charges in the mirror, newest first: by customer id, else by
+    card *and* email together (a card fingerprint alone can be shared by different customers)."""
     customer = charge.get("customer")
     customer = customer.get("id") if isinstance(customer, dict) else customer
     c = mirror_charges.c
@@ -135,16 +149,17 @@ def customer_history(conn: Connection, charge: Mapping[str, Any]) -> list[dict]:
         rows = conn.execute(sa.select(c.data).where(c.customer == customer, c.id != charge["id"])
                             .order_by(c.created.desc()).limit(HISTORY_LIMIT)).scalars()
         return list(rows)
-    # No customer object: the same card within the last 13 months, read from the snapshots.
+    # No customer object: the same card and email within the last 13 months, from the snapshots.
     created = int(charge.get("created") or 0)
     fingerprint = ((charge.get("payment_method_details") or {}).get("card") or {}).get("fingerprint")
-    if not fingerprint:
+    email = _email_of(charge)
+    if not fingerprint or not email:
         return []
     rows = conn.execute(sa.select(c.data).where(c.created >= created - 400 * DAY, c.created <= created,
                                                 c.id != charge["id"])
                         .order_by(c.created.desc()).limit(20_000)).scalars()
     return [r for r in rows if ((r.get("payment_method_details") or {}).get("card") or {})
-            .get("fingerprint") == fingerprint][:HISTORY_LIMIT]
+            .get("fingerprint") == fingerprint and _email_of(r) == email][:HISTORY_LIMIT]
 
 
 def load_text_templates(conn: Connection) -> TextTemplates:
@@ -184,11 +199,12 @@ def _fraud_reported(conn: Connection, charge_ids: list[str]) -> set[str]:
 
 def ce3_summary(result: ce3_mod.CE3Result | None, dispute: dict) -> dict[str, Any]:
     if result is None:
-        return {"eligible": False, "qualified": False,
-                "explain": "not eligible: Stripe does not list visa_compelling_evidence_3 in the "
-                           "dispute's enhanced_eligibility_types (CE 3.0 is for Visa 10.4 disputes)"}
+        return {"eligible": False, "qualified": False, "checked_by_desk": False,
+                "explain": "not checked: CE 3.0 is for Visa card-absent fraud (10.4) disputes"}
     return {
         "eligible": result.eligible, "qualified": result.qualified, "explain": result.explain(),
+        # Found by the desk from the mirror although Stripe did not flag the dispute.
+        "checked_by_desk": True, "found_by_desk": result.qualified and not result.eligible,
         "prior_charges": list(result.prior_charges),
         "matching_elements": list(result.matching_elements), "problems": list(result.problems),
         "rejections": [{"charge": r.charge, "reasons": list(r.reasons)} for r in result.rejections],
@@ -204,6 +220,8 @@ class _Inputs:
     history: list[dict]
     order: Any
     order_source: str | None
+    refunds: list[dict]
+    product_type_choice: dict | None
     templates: TextTemplates
     manual: dict[str, dict[str, Any]]
     uploads: list[dict[str, Any]]
@@ -220,40 +238,112 @@ def merchant_context(settings) -> dict[str, Any]:
         "refund_window_days": settings.merchant_refund_window_days,
         "cancellation_policy_url": settings.merchant_cancellation_policy_url,
         "policy_shown_at": settings.merchant_policy_shown_at,
+        "policy_shown_since": settings.merchant_policy_shown_since,
     }
 
 
+def product_type_choice(conn: Connection, dispute_id: str) -> dict | None:
+    """A person's product type for the dispute (the newest audited choice), or None."""
+    a = audit_log.c
+    last = conn.execute(sa.select(a.actor, a.at, a.details).where(
+        a.object_type == "dispute", a.object_id == dispute_id, a.action == "disputes.product_type")
+        .order_by(a.at.desc(), a.id.desc()).limit(1)).first()
+    if last is None:
+        return None
+    return {"product_type": (last.details or {}).get("product_type"), "by": last.actor, "at": last.at}
+
+
+def _ce3_applies(dispute: dict, charge: dict) -> bool:
+    """Visa card-absent fraud: Stripe's flag, or a Visa fraud dispute (10.4 or no code given)."""
+    if ce3_mod.eligibility(dispute)["eligible"]:
+        return True
+    code = d.network_reason_code(dispute)
+    brand = (d.card_brand(dispute, charge) or "").lower()
+    return dispute.get("reason") == "fraudulent" and brand == "visa" and code in (None, "10.4")
+
+
+def desk_sent(conn: Connection, dispute_id: str) -> dict[str, set[str]]:
+    """Per evidence field, the values the desk itself staged or submitted (text, and the ids of
+    files it uploaded): on Stripe, those are the desk's own statements, not someone else's."""
+    sent: dict[str, set[str]] = {}
+    rows = conn.execute(sa.select(submissions.c.params).where(
+        submissions.c.dispute_id == dispute_id, submissions.c.kind.in_(("stage", "submit")),
+        submissions.c.status == "done")).scalars()
+    for params in rows:
+        for name, value in ((params or {}).get("evidence") or {}).items():
+            if isinstance(value, str):
+                sent.setdefault(name, set()).add(value)
+    for name, file_id in conn.execute(sa.select(evidence_files.c.field, evidence_files.c.stripe_file_id)
+                                      .where(evidence_files.c.dispute_id == dispute_id,
+                                             evidence_files.c.stripe_file_id.is_not(None))):
+        sent.setdefault(name, set()).add(file_id)
+    return sent
+
+
+def _without_own(dispute: dict, sent: Mapping[str, set[str]]) -> dict:
+    """The dispute with the evidence the desk itself put on Stripe taken out: that part is composed
+    again from its records (with its sources), and only what others put there is kept as is."""
+    evidence = dispute.get("evidence")
+    if not isinstance(evidence, Mapping) or not sent:
+        return dispute
+    kept = {k: v for k, v in evidence.items()
+            if not ((v if isinstance(v, str) else (v or {}).get("id") if isinstance(v, Mapping) else None)
+                    in sent.get(k, ()))}
+    return {**dispute, "evidence": kept}
+
+
 def _inputs(deps, conn: Connection, dispute_id: str) -> _Inputs:
-    dispute = load_dispute(conn, dispute_id)
+    dispute = _without_own(load_dispute(conn, dispute_id), desk_sent(conn, dispute_id))
     charge = repo.get_object(conn, "charge", charge_id_of(dispute) or "") or {
         "id": charge_id_of(dispute), "object": "charge", "amount": dispute.get("amount"),
         "currency": dispute.get("currency")}
     order, source = find_order(deps, conn, charge)
-    return _Inputs(dispute, charge, customer_history(conn, charge), order, source,
-                   load_text_templates(conn), manual_edits(conn, dispute_id),
+    refunds = list(conn.execute(sa.select(mirror_refunds.c.data).where(
+        mirror_refunds.c.charge == charge.get("id"))).scalars()) if charge.get("id") else []
+    return _Inputs(dispute, charge, customer_history(conn, charge), order, source, refunds,
+                   product_type_choice(conn, dispute_id), load_text_templates(conn), manual_edits(conn, dispute_id),
                    attachments(conn, dispute_id), get_work(conn, dispute_id),
                    merchant_context(deps.settings))
 
 
+def order_label(inp: _Inputs) -> str | None:
+    if not inp.order:
+        return None
+    return f"order {inp.order.get('id')} ({inp.order_source or 'order source'})"
+
+
 def _compose(conn: Connection, inp: _Inputs, product_type: str | None
              ) -> tuple[ComposedEvidence, dict[str, Any]]:
-    product_type = (product_type or (inp.work or {}).get("product_type")
-                    or (inp.order or {}).get("product_type") or "physical_goods")
-    if product_type not in PRODUCT_TYPES:
+    source = None
+    if product_type:
+        source = "chosen for this view"
+    elif inp.product_type_choice and inp.product_type_choice.get("product_type"):
+        product_type = inp.product_type_choice["product_type"]
+        source = f"set by {inp.product_type_choice['by']}"
+    if product_type and product_type not in PRODUCT_TYPES:
         raise ValidationError(f"unknown product type '{product_type}'", param="product_type",
                               hint="one of: " + ", ".join(PRODUCT_TYPES))
     manual = {f: m["value"] for f, m in inp.manual.items()}
     attached = {a["field"]: "upload" for a in inp.uploads}
-    attached.setdefault(SUMMARY_FIELD, "summary")
+    on_stripe = stripe_evidence(inp.dispute)[1]
+    if SUMMARY_FIELD not in on_stripe:  # never silently replace a file already on Stripe
+        attached.setdefault(SUMMARY_FIELD, "summary")
+    if RECEIPT_FIELD not in on_stripe and has_receipt(inp.charge):
+        attached.setdefault(RECEIPT_FIELD, "charge")  # built from the charge's receipt record
     composed = compose_evidence(inp.dispute, inp.charge, history=inp.history, order=inp.order,
-                                product_type=product_type, text_templates=inp.templates,
-                                manual=manual, attachments=attached, merchant=inp.merchant)
+                                order_label=order_label(inp), product_type=product_type,
+                                product_type_source=source, text_templates=inp.templates,
+                                manual=manual, attachments=attached, merchant=inp.merchant,
+                                refunds=inp.refunds)
     result = None
-    if ce3_mod.eligibility(inp.dispute)["eligible"]:
+    if _ce3_applies(inp.dispute, inp.charge):
+        # The desk checks CE 3.0 itself from the mirror, whether or not Stripe flagged it.
         result = ce3_mod.build_ce3(
-            inp.dispute, inp.charge, inp.history, order=inp.order, product_type=product_type,
+            inp.dispute, inp.charge, inp.history, order=inp.order,
+            product_type=composed.product_type,
             product_description=composed.fields.get("product_description"),
-            fraud_reported=_fraud_reported(conn, [c["id"] for c in inp.history]))
+            fraud_reported=_fraud_reported(conn, [c["id"] for c in inp.history]),
+            require_eligibility=False)
     return composed, ce3_summary(result, inp.dispute)
 
 
@@ -276,7 +366,8 @@ def _view(inp: _Inputs, composed: ComposedEvidence, ce3: dict[str, Any],
         order_id=(inp.order or {}).get("id") if inp.order else None,
         order_source=inp.order_source,
         hand_edited=bool((inp.work or {}).get("hand_edited")),
-        draft=draft,
+        draft=draft, product_type_source=composed.product_type_source,
+        provenance=composed.provenance(), to_add=list(composed.to_add), on_stripe=dict(composed.stripe),
     )
 
 
@@ -345,9 +436,12 @@ def edit_fields(deps, dispute_id: str, values: Mapping[str, str | None], *, acto
                 dispute_id=dispute_id, field=name, value=value or None, edited_by=actor,
                 edited_at=now, note=note))
         _mark_changed(conn, dispute, actor, now, by_person=not automated)
+        # What a person types is their own statement to the issuer: the audit says so.
         audit.append(conn, at=now, actor=actor, action="disputes.evidence.edit",
                      object_type="dispute", object_id=dispute_id, note=note,
-                     details={"fields": {k: (v[:200] if v else None) for k, v in values.items()}})
+                     details={"fields": {k: (v[:200] if v else None) for k, v in values.items()},
+                              "statement_by": None if automated else actor,
+                              "backed_by": "automation rule" if automated else "the person's statement"})
     return get_evidence(deps, dispute_id)
 
 
@@ -474,10 +568,17 @@ def build(deps, dispute_id: str, *, actor: str, product_type: str | None = None,
                              "automation leaves it alone", object_id=dispute_id)
         composed, ce3 = _compose(conn, inp, product_type)
         uploads = attachments(conn, dispute_id, with_data=True)
-        summary = _summary_pdf(conn, inp) if include_summary else None
+        # A file already on Stripe stays; only a person's own upload to that field replaces it.
+        on_stripe = stripe_evidence(inp.dispute)[1]
+        summary = (_summary_pdf(conn, inp) if include_summary and SUMMARY_FIELD not in on_stripe
+                   else None)
     docs: dict[str, list[Document]] = {}
     if summary is not None:
         docs[SUMMARY_FIELD] = [load_document("evidence-summary.pdf", summary, verify=False)]
+    if composed.attached.get(RECEIPT_FIELD) == "charge" and not any(
+            up["field"] == RECEIPT_FIELD for up in uploads):
+        receipt = build_receipt_pdf(inp.charge, merchant_name=inp.merchant.get("name"))
+        docs[RECEIPT_FIELD] = [load_document("receipt.pdf", receipt, verify=False)]
     for up in uploads:
         # Checked on trial at upload; a file stored before that check, or one pypdf still cannot
         # handle, is refused by name (ValidationError) by the fitting below, never a crash.
@@ -506,7 +607,7 @@ def build(deps, dispute_id: str, *, actor: str, product_type: str | None = None,
         view = _view(inp, composed, ce3, None)
         values = {
             "dispute_id": dispute_id, "product_type": composed.product_type,
-            "fields": composed.to_params(), "sources": dict(composed.sources),
+            "fields": composed.to_params(), "sources": composed.provenance(),
             "score": composed.score, "missing": view.missing, "ce3": ce3, "packet": packet,
             "notes": view.notes + [v["message"] for v in view.violations],
             "order_id": view.order_id, "built_by": actor, "built_at": now,

@@ -1,15 +1,18 @@
 """Reminders before ``evidence_details.due_by``: planned per dispute, each sent at most once.
 
 Planning (in the event's transaction): for a dispute that needs a response, one row per offset of
-``settings.reminder_schedule`` (default 7d, 72h, 24h, 6h) keyed by (dispute, due_by, offset) —
+the desk setting ``reminder_schedule`` (default 7d, 72h, 24h, 6h) keyed by (dispute, due_by, offset) —
 unique, so replays and restarts never add a second. A new deadline (an inquiry escalated to a
 chargeback) supersedes the old rows; a dispute answered (submitted) or closed cancels them.
 
 Sending (the ``disputes.reminders`` job, every minute) is two transactions around the network:
 
 1. claim: due rows become ``sending`` (committed before anything is sent);
-2. send through the notifier's channels (Slack-compatible webhook, SMTP, log);
-3. record: ``sent``; or ``retry`` with only the channels that failed; ``failed`` after 5 tries.
+2. send through the notifier's channels (Slack-compatible webhook, generic signed webhook, SMTP,
+   log);
+3. record: ``sent`` (a channel that reaches a person took it); or ``retry`` with only the channels
+   that failed; ``failed`` after 5 tries; ``undelivered`` when no such channel is configured (the
+   log reaches no one, so it never makes a reminder ``sent``).
 
 A crash between 1 and 3 leaves the row ``sending``; the next run marks it ``unknown`` instead of
 sending again, so a reminder is never sent twice (at most once; ``unknown`` rows are listed for a
@@ -52,10 +55,27 @@ class ReminderRun:
     failed: int = 0
     retrying: int = 0
     unknown: int = 0
+    undelivered: int = 0
 
 
-def offsets(settings) -> list[int]:
-    return parse_schedule(settings.reminder_schedule)
+NO_CHANNEL = ("no notification channel is configured (only the log): set "
+              "DISPUTEDESK_NOTIFY_WEBHOOK_URL, DISPUTEDESK_NOTIFY_SLACK_WEBHOOK_URL or "
+              "DISPUTEDESK_SMTP_HOST")
+
+
+def delivery(deps) -> dict[str, Any]:
+    """Whether reminders reach anyone: the channels that do, or why none does."""
+    notifier = notifier_for(deps)
+    names = notifier.delivering_names()
+    return {"delivering": bool(names), "channels": names,
+            "why": "" if names else NO_CHANNEL}
+
+
+def offsets(conn: Connection, settings=None) -> list[int]:
+    """The schedule as stored now (desk setting ``reminder_schedule``; the variable seeds it)."""
+    from disputedesk.services import policy
+
+    return policy.reminder_offsets_in(conn, settings)
 
 
 def plan(conn: Connection, dispute: dict, now: float, schedule: list[int],
@@ -262,6 +282,15 @@ def send_due_reminders(deps) -> ReminderRun:
         return run
     notifier = notifier_for(deps)
     for item in claimed:
+        if not notifier.delivering:
+            # Logged for the record, but no person was told: never "sent".
+            notifier.send(notification(item, now, deps.settings), only=item.only)
+            log.warning("reminder for %s not delivered: %s", item.dispute["id"], NO_CHANNEL)
+            with deps.store.write() as conn:
+                conn.execute(reminders.update().where(reminders.c.id == item.row_id).values(
+                    status="undelivered", note=NO_CHANNEL, updated_at=deps.clock.now()))
+            run.undelivered += 1
+            continue
         failures = notifier.send(notification(item, now, deps.settings), only=item.only)
         done_at = deps.clock.now()
         with deps.store.write() as conn:

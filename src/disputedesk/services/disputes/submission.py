@@ -24,7 +24,7 @@ is answered on that account, as ``Stripe-Account``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,6 +38,7 @@ from disputedesk.errors import (
     StripeInvalidRequest,
     ValidationError,
 )
+from disputedesk.evidence.composer import stripe_evidence
 from disputedesk.evidence.limits import FILE_FIELDS, check_evidence
 from disputedesk.services import mirror as mirror_rules
 from disputedesk.services.disputes.common import (
@@ -70,11 +71,33 @@ class Preview:
     score: int
     missing_required: list[str]
     warnings: list[str] = field(default_factory=list)
+    # Against what Stripe already holds: [{field, change: added|unchanged|replaced, before, after}]
+    diff: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dispute_id": self.dispute_id, "params": self.params, "digest": self.digest,
                 "score": self.score, "missing_required": self.missing_required,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "diff": self.diff}
+
+
+def evidence_diff(on_stripe: Mapping[str, Any], sending: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each field sent, against the evidence already on the dispute; fields kept as they are on
+    Stripe (not sent) are listed too, so nothing changes unseen."""
+    out = []
+    for name in sorted(set(on_stripe) | set(sending)):
+        if name == "enhanced_evidence":
+            continue
+        before, after = on_stripe.get(name), sending.get(name)
+        if after is None:
+            change = "kept"
+        elif before is None:
+            change = "added"
+        elif before == after:
+            change = "unchanged"
+        else:
+            change = "replaced"
+        out.append({"field": name, "change": change, "before": before, "after": after})
+    return out
 
 
 @dataclass
@@ -105,12 +128,16 @@ def _check_answerable(dispute: dict, now: float, *, action: str) -> None:
                              object_id=dispute["id"])
 
 
+# Past tenses spelled out: "submit" + "ed" is not a word.
+_PAST = {"submit": "submitted", "stage": "staged", "accept": "accepted"}
+
+
 def _check_not_past_due(dispute: dict, now: float, action: str) -> None:
     if d.is_past_due(dispute, now):
         raise PastDue(
             f"dispute {dispute['id']} was due {d.format_time_left(d.time_left(dispute, now))[11:]} "
             f"ago; Stripe no longer takes evidence for it", object_id=dispute["id"],
-            hint=f"it cannot be {action}ed; the issuer decides without a response")
+            hint=f"it cannot be {_PAST.get(action, action)}; the issuer decides without a response")
 
 
 def evidence_params(deps, dispute_id: str, *, submit: bool, actor: str) -> Preview:
@@ -134,7 +161,14 @@ def evidence_params(deps, dispute_id: str, *, submit: bool, actor: str) -> Previ
     missing = [m["field"] for m in draft.get("missing") or [] if m.get("importance") == "required"]
     if missing:
         warnings.append("required evidence missing: " + ", ".join(missing))
-    return Preview(dispute_id, params, digest(params), int(draft.get("score") or 0), missing, warnings)
+    with deps.store.read() as conn:
+        text, files_on_stripe = stripe_evidence(load_dispute(conn, dispute_id))
+    diff = evidence_diff({**text, **files_on_stripe}, evidence)
+    replaced = [c["field"] for c in diff if c["change"] == "replaced"]
+    if replaced:
+        warnings.append("replaces evidence already on Stripe: " + ", ".join(replaced))
+    return Preview(dispute_id, params, digest(params), int(draft.get("score") or 0), missing, warnings,
+                   diff)
 
 
 def preview(deps, dispute_id: str, *, actor: str = "system") -> Preview:
@@ -210,7 +244,7 @@ def _finish(deps, sub: Submission, result: dict | None, error: Exception | None,
             work = sync_work(conn, dispute, now, **extra)
             from disputedesk.services.disputes import outcomes, reminders
 
-            reminders.plan(conn, dispute, now, reminders.offsets(deps.settings), work)
+            reminders.plan(conn, dispute, now, reminders.offsets(conn, deps.settings), work)
             outcomes.record(conn, dispute, now)
             audit.append(conn, at=now, actor=_actor_of(conn, sub.id), action=f"disputes.{action}",
                          object_type="dispute", object_id=sub.dispute_id, note=note,
@@ -300,7 +334,7 @@ def submit(deps, dispute_id: str, *, actor: str, note: str | None = None,
                          pending["params"])
         return _send(deps, sub, action="submit", note=note)
     if pending and pending["status"] == "done":
-        raise AlreadyDone(f"dispute {dispute_id} was already {pending['kind']}ed by "
+        raise AlreadyDone(f"dispute {dispute_id} was already {_PAST.get(pending['kind'], pending['kind'])} by "
                           f"{pending['actor']}", object_id=dispute_id)
     with deps.store.read() as conn:
         dispute = load_dispute(conn, dispute_id)

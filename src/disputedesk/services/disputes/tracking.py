@@ -80,8 +80,6 @@ _UPDATE_WORK = dispute_work.update().where(
 def make_listener(settings):
     """The worker batch listener for ``charge.dispute.*``: tracks each dispute of the batch once,
     from the mirror's snapshot after the batch (handed over by the worker, not read back)."""
-    schedule = reminders.offsets(settings)
-
     def on_dispute_events(conn: Connection, items, now: float) -> None:
         latest: dict[str, dict] = {}
         for event, _decision in items:
@@ -95,14 +93,16 @@ def make_listener(settings):
         missing = [i for i in latest if found.get(i) is None]
         if missing:  # not handed over (a plain list): read the mirror, as the newest state
             found.update((i, v.data) for i, v in repo.load_versions(conn, "dispute", missing).items())
-        track_many(conn, [found.get(i) or obj for i, obj in latest.items()], now, schedule)
+        track_many(conn, [found.get(i) or obj for i, obj in latest.items()], now,
+                   reminders.offsets(conn, settings))
 
     return on_dispute_events
 
 
 def refresh(deps, *, batch: int = 500) -> int:
     """Track every dispute in the mirror that has no work row or a stale one; returns how many."""
-    schedule = reminders.offsets(deps.settings)
+    with deps.store.read() as conn:
+        schedule = reminders.offsets(conn, deps.settings)
     m, w = mirror_disputes.c, dispute_work.c
     done = 0
     last = ""
@@ -160,5 +160,5 @@ def fetch_dispute(deps, dispute_id: str, *, with_history: bool = True) -> dict:
             _store_fetched(conn, "charge", obj, now, account)
         _store_fetched(conn, "dispute", dispute, now, account)
         track(conn, repo.get_object(conn, "dispute", dispute_id) or dispute, now,
-              reminders.offsets(deps.settings))
+              reminders.offsets(conn, deps.settings))
     return dispute

@@ -25,7 +25,6 @@ from disputedesk.services.refunds.core import (
     cancel_request,
     heal,
     list_requests,
-    policy,
     refresh_request,
     reject_request,
     request_refund,
@@ -70,7 +69,6 @@ def _heal_job(ctx, payload: dict) -> None:
 def install(deps) -> None:
     from disputedesk.services.refunds import follow
 
-    policy(deps.settings)  # a malformed approval setting fails at start-up, naming the setting
     deps.event_listeners.on_batch([*follow.REFUND_EVENTS, "charge.refunded"], follow.on_events)
     deps.jobs.register(SUBMIT_JOB, _submit_job)
     deps.jobs.register(HEAL_JOB, _heal_job)

@@ -11,6 +11,7 @@ has ``allow_repeat`` (then keys are salted with the job id: that run's own reque
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -276,7 +277,9 @@ def run_bulk(deps, data: bytes | str | None = None, *, actor: str, filename: str
                 row = next(queue, None)
                 if row is None:
                     break
-                pending.add(pool.submit(_run_row, deps, row, job_id, actor, live, allow_repeat))
+                # Each row in the caller's context: its audit rows keep the person and door.
+                pending.add(pool.submit(contextvars.copy_context().run, _run_row, deps, row,
+                                        job_id, actor, live, allow_repeat))
             if not pending:
                 break
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from disputedesk.domain.approval import (
-    ApprovalPolicy,
     ensure_can_approve,
     needs_approval,
     operator_totals,
@@ -55,6 +55,7 @@ from disputedesk.errors import (
     ValidationError,
 )
 from disputedesk.services import mirror as mirror_rules
+from disputedesk.services import policy
 from disputedesk.services.refunds import lease, records
 from disputedesk.services.refunds.charges import (
     bundle_from_mirror,
@@ -66,6 +67,7 @@ from disputedesk.services.refunds.faults import crash_point
 from disputedesk.store import audit
 from disputedesk.store import jobs as job_queue
 from disputedesk.store import mirror as mirror_repo
+from disputedesk.store.accounts_tables import users
 
 log = logging.getLogger("disputedesk.refunds")
 
@@ -113,15 +115,11 @@ def public(row: dict) -> dict[str, Any]:
     return out
 
 
-def policy(settings) -> ApprovalPolicy:
-    return ApprovalPolicy.from_settings(settings.approval_threshold, settings.approval_daily_limit)
-
-
 def _actor(actor: str | None) -> str:
     name = (actor or "").strip()
     if not name:
         raise ValidationError("the desk must know who is acting", param="actor",
-                              hint="pass --actor NAME or set DISPUTEDESK_ACTOR")
+                              hint="sign in: `disputedesk login`, DISPUTEDESK_TOKEN or --actor NAME")
     return name
 
 
@@ -181,10 +179,14 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
     bundle = load_bundle(deps, charge_id, live=live, account=account)
     rid = request_id or str(uuid.uuid4())
     idempotency_key(rid)  # refuses an id that cannot be part of a key, before anything is written
-    approval_policy = policy(deps.settings)
     now = deps.clock.now()
+    # Who answers for it: the person behind the door (a rule's owner), else the actor by name.
+    door = audit.current_door()
+    person = (door.person if door and door.person else actor)[:150]
     try:
         with deps.store.write() as conn:
+            # The policy as stored now, read in this transaction (the same for every process).
+            approval_policy = policy.approval_policy_in(conn, deps.settings)
             # The charge (no two checks see the same money as free) and, with daily limits, the
             # operator (no two requests by one person read the day's totals before either is
             # recorded; READ COMMITTED would let them pass the limit together). One sorted call.
@@ -218,7 +220,8 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
                 "payment_intent": intent.get("id") if isinstance(intent, dict) else intent,
                 "amount": plan.amount, "currency": plan.currency, "full": plan.full,
                 "reason": plan.reason, "metadata": dict(plan.metadata), "note": note,
-                "warnings": warnings, "requested_by": actor, "approval_reason": decision.reason,
+                "warnings": warnings, "requested_by": actor, "requester_person": person,
+                "approval_reason": decision.reason,
                 "status": status.value, "attempt": 1, "bulk_job_id": bulk_job_id,
                 "params_hash": fingerprint, "created": now, "updated": now})
             _audit(conn, now, actor, "refund.requested", rid, note, charge=charge_id,
@@ -631,6 +634,15 @@ def refresh_request(deps, request_id: str, *, actor: str = STRIPE_ACTOR) -> dict
 
 # --- approve, reject, cancel ----------------------------------------------------------------------
 
+def _ensure_second_person(conn, actor: str, row: dict) -> None:
+    """Maker-checker between people: the requester's person (through any token or rule) and
+    whoever created the approver's account are not a second person."""
+    created_by = conn.execute(sa.select(users.c.created_by).where(
+        users.c.username_key == actor.strip().lower())).scalar()
+    ensure_can_approve(actor, records.to_domain(row), requester_person=row.get("requester_person"),
+                       approver_created_by=created_by)
+
+
 def approve_request(deps, request_id: str, *, actor: str, note: str | None = None,
                     submit: bool = True) -> dict:
     """Another user approves; the request is re-checked against fresh data and sent."""
@@ -638,7 +650,7 @@ def approve_request(deps, request_id: str, *, actor: str, note: str | None = Non
     now = deps.clock.now()
     with deps.store.write() as conn:
         row = records.require(conn, request_id, for_update=True)
-        ensure_can_approve(actor, records.to_domain(row))
+        _ensure_second_person(conn, actor, row)
         records.update(conn, request_id, expect_status="awaiting_approval", status="approved",
                        approved_by=actor, decided_at=now, updated=now)
         records.add_approval(conn, request_id, "approved", actor, now, note)
@@ -658,7 +670,7 @@ def reject_request(deps, request_id: str, *, actor: str, note: str | None = None
     now = deps.clock.now()
     with deps.store.write() as conn:
         row = records.require(conn, request_id, for_update=True)
-        ensure_can_approve(actor, records.to_domain(row))
+        _ensure_second_person(conn, actor, row)
         records.update(conn, request_id, expect_status="awaiting_approval", status="rejected",
                        approved_by=actor, decided_at=now, updated=now)
         records.add_approval(conn, request_id, "rejected", actor, now, note)

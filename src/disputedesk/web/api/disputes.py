@@ -82,13 +82,17 @@ def inbox(request: Request, actor: Reader,
           reason: Annotated[list[str] | None, Query()] = None,
           brand: str | None = None, currency: str | None = None,
           due_within: str | None = Query(None, description="Seconds, or 3d / 48h / 90m."),
-          limit: int = Query(50, ge=1, le=1000), offset: int = params.offset()) -> dict[str, Any]:
-    """Open disputes, soonest ``due_by`` first, with the amount at risk per currency."""
+          limit: int = Query(50, ge=1, le=1000), offset: int = params.offset(),
+          cursor: str | None = Query(None, max_length=600,
+                                     description="next_cursor of the previous page")) -> dict[str, Any]:
+    """The inbox as a to-do list: disputes needing a response first, soonest ``due_by`` first,
+    then those under review by submission date; each row's ``todo`` says what it asks ("due in
+    3d 4h", "submitted 2d ago, awaiting the issuer"). With the amount at risk per currency."""
     deps = _deps(request)
     flt = svc.InboxFilter(status=tuple(status or ()), kind=kind, reason=tuple(reason or ()),
                           brand=brand, currency=currency, due_within=_call(parse_duration, due_within))
     return _call(svc.list_inbox, deps.store, deps.clock.now(), flt, limit=limit,
-                 offset=offset).to_dict()
+                 offset=offset, cursor=cursor).to_dict()
 
 
 @router.get("/disputes/outcomes")
@@ -110,11 +114,13 @@ def import_orders(request: Request, actor: Writer, file: UploadFile = File(...),
 
 
 class TemplateUpdate(BaseModel):
-    source: str = Field(..., description="Jinja2 text; may use charge, order, customer, merchant.")
+    source: str = Field(..., description="Jinja2 text; every sentence inside "
+                                         "{% claim \"fact\", ... %}...{% endclaim %} naming the facts it "
+                                         "states (docs/evidence.md).")
 
 
 TemplateName = Literal["refund_policy_disclosure", "cancellation_policy_disclosure",
-                       "rebuttal_letter"]
+                       "refund_refusal_explanation", "cancellation_rebuttal", "rebuttal_letter"]
 
 
 @router.get("/disputes/templates")

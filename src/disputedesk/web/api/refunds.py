@@ -3,6 +3,7 @@ files (upload, status, result download). Every route acts as the caller (audit l
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import threading
@@ -20,6 +21,7 @@ from disputedesk.services.refunds import bulk as bulk_svc
 from disputedesk.services.refunds import records
 from disputedesk.services.refunds.core import public
 from disputedesk.web.auth import ERROR_RESPONSES, http_error, require, require_person
+from disputedesk.web.body_limits import size_text
 
 log = logging.getLogger("disputedesk.web.refunds")
 
@@ -29,7 +31,6 @@ Requester = Annotated[Actor, Depends(require("refunds.request"))]
 Approver = Annotated[Actor, Depends(require("refunds.approve"))]
 Canceler = Annotated[Actor, Depends(require("refunds.cancel"))]
 Bulker = Annotated[Actor, Depends(require("refunds.bulk"))]
-MAX_BULK_BYTES = 10_000_000
 MAX_IDEMPOTENCY_KEY = 255
 # Client keys other parts of the desk make: never taken as an API client's own bare key.
 _INTERNAL_KEY_PREFIXES = ("form:", "automation:", "bulk-", "api:")
@@ -74,11 +75,12 @@ def bulk_upload(request: Request, actor: Bulker, file: UploadFile = File(...),
     ``dry_run`` check every row against its charge and refund nothing. Rows repeating an
     earlier bulk request (same row, or same charge and amount) are ``already_done`` unless
     ``allow_repeat``."""
-    data = file.file.read(MAX_BULK_BYTES + 1)
-    if len(data) > MAX_BULK_BYTES:
-        raise http_error(ValidationError("the bulk file is larger than 10 MB",
-                                         hint="split it into several files"))
     deps = _deps(request)
+    cap = deps.settings.max_upload_bytes
+    data = file.file.read(cap + 1)
+    if len(data) > cap:
+        raise http_error(ValidationError(f"the bulk file is larger than {size_text(cap)}",
+                                         hint="split it into several files"))
     if dry_run:
         return _call(bulk_svc.run_bulk, deps, data, actor=actor.username, dry_run=True).to_dict()
     job_id = _call(bulk_svc.prepare_job, deps, data, actor=actor.username, filename=file.filename,
@@ -95,7 +97,9 @@ def _start(deps, job_id: str, actor: str) -> None:
         except Exception:  # the job stays 'running'; POST .../resume continues it
             log.exception("bulk job %s stopped", job_id)
 
-    threading.Thread(target=run, name=f"bulk-{job_id}", daemon=True).start()
+    # The request's context goes along, so the job's audit rows name the person and the door.
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name=f"bulk-{job_id}",
+                     daemon=True).start()
 
 
 @router.get("/refunds/bulk/{job_id}")

@@ -1,6 +1,7 @@
 """``/api/v1/tokens``: API tokens, for admins (``tokens.manage``).
 
-The token itself (``ddk_...``) is in the creation response only; the desk keeps its SHA-256.
+A token belongs to the person who creates it and acts as them, with at most their role. The
+token itself (``ddk_...``) is in the creation response only; the desk keeps its SHA-256.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Token(BaseModel):
     name: str
     prefix: str = Field(..., description="The first characters of the token, to recognise it.")
     role: Role
+    owner: str | None = Field(None, description="The desk user the token acts for.")
+    kind: Literal["api", "login"] = Field(
+        "api", description="api: made for a script; login: minted by `disputedesk login`.")
     created_by: str
     created_at: float
     last_used_at: float | None = None
@@ -54,7 +58,7 @@ def list_tokens(request: Request, actor: TokenAdmin,
 def create_token(request: Request, actor: TokenAdmin, body: TokenCreate) -> TokenCreated:
     try:
         info, secret = accounts.create_token(request.app.state.deps, name=body.name,
-                                             role=body.role, actor=actor.username)
+                                             role=body.role, owner=actor.username)
     except DisputeDeskError as exc:
         raise http_error(exc) from None
     return TokenCreated(token=Token(**info), secret=secret)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from disputedesk.web.pages import disputes, errors, ops, refunds
+from disputedesk.web.pages import disputes, errors, ops, refunds, settings
 
-ROUTERS = (disputes.router, refunds.router, ops.router)
+ROUTERS = (disputes.router, refunds.router, ops.router, settings.router)
 
 
 def install(app: FastAPI) -> None:

@@ -43,6 +43,7 @@ SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("events", "Events", "/events", "events.read"),
     ("rules", "Rules", "/rules", "rules.read"),
     ("audit", "Audit log", "/audit", "audit.read"),
+    ("settings", "Settings", "/settings", "refunds.read"),
 )
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

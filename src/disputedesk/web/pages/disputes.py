@@ -28,10 +28,8 @@ from disputedesk.web.pages.common import (
     redirect,
     render,
 )
-from disputedesk.web.pages.inbox_query import PAGE_SIZES, Filters, inbox_page
 
 router = APIRouter(include_in_schema=False)
-MAX_UPLOAD = 10_000_000  # a single document; Stripe's own limit per file is 5 MB
 PRODUCT_TYPES = ("physical_goods", "digital_goods", "services")
 
 
@@ -40,21 +38,37 @@ def home(ctx: PageContext = Depends(page("disputes.read"))) -> Response:
     return RedirectResponse("/disputes", status_code=303)
 
 
+PAGE_SIZES = (25, 50, 100, 200)
+
+
+def _filters(status: str | None, reason: str | None, kind: str | None, brand: str | None,
+             currency: str | None) -> tuple[svc.InboxFilter, dict[str, str]]:
+    """The inbox filters from the query string; a value that is not one of ours is dropped."""
+    clean = {
+        "status": status if status in OPEN_STATUS_LIST else None,
+        "reason": reason if reason in d.REASONS else None,
+        "kind": kind if kind in ("inquiry", "chargeback") else None,
+        "brand": (brand or "").strip().lower()[:32] or None,
+        "currency": (currency or "").strip().lower()[:3] or None,
+    }
+    flt = svc.InboxFilter(status=(clean["status"],) if clean["status"] else (), kind=clean["kind"],
+                          reason=(clean["reason"],) if clean["reason"] else (),
+                          brand=clean["brand"], currency=clean["currency"])
+    return flt, {k: v for k, v in clean.items() if v}
+
+
 @router.get("/disputes", response_class=HTMLResponse)
 def inbox(ctx: PageContext = Depends(page("disputes.read")), status: str | None = None,
           reason: str | None = None, kind: str | None = None, brand: str | None = None,
-          currency: str | None = None, sort: str = "time_left", limit: int = 50,
-          after: str | None = None) -> Response:
+          currency: str | None = None, limit: int = 50, after: str | None = None) -> Response:
+    """The to-do list: the same query, order and words as the CLI and the REST API."""
     deps = ctx.deps
-    flt = Filters(status, reason, kind, brand, currency).clean()
-    descending = sort == "-time_left"
-    result = inbox_page(deps.store, deps.clock.now(), flt, descending=descending, limit=limit,
-                        cursor=after)
-    query = flt.query()
-    return render(ctx, "inbox.html", "disputes", page=result, filters=flt, query=query,
-                  sort="-time_left" if descending else "time_left",
-                  limit=limit if limit in PAGE_SIZES else 50, page_sizes=PAGE_SIZES,
-                  statuses=OPEN_STATUS_LIST, reasons=d.REASONS, first_page=after is None)
+    flt, query = _filters(status, reason, kind, brand, currency)
+    limit = limit if limit in PAGE_SIZES else 50
+    result = svc.list_inbox(deps.store, deps.clock.now(), flt, limit=limit, cursor=after)
+    return render(ctx, "inbox.html", "disputes", page=result, filters=query, query=query,
+                  limit=limit, page_sizes=PAGE_SIZES, statuses=OPEN_STATUS_LIST,
+                  reasons=d.REASONS, first_page=after is None)
 
 
 def _charge_and_history(deps, dispute: dict) -> tuple[dict | None, list[dict]]:
@@ -115,7 +129,8 @@ def dispute_page(dispute_id: str, ctx: PageContext = Depends(page("disputes.read
                   template=template, decisions=decisions, budget=budget,
                   text_fields=text_fields, file_fields=sorted(limits.FILE_FIELDS),
                   text_limit=limits.text_limit, mb=limits.mb, product_types=PRODUCT_TYPES,
-                  open_for_work=open_for_work, time_left=info.get("time_left"))
+                  open_for_work=open_for_work, time_left=info.get("time_left"),
+                  reminders_delivery=svc.reminder_delivery(deps) if open_for_work else None)
 
 
 def _back(dispute_id: str, anchor: str = "") -> str:
@@ -138,7 +153,8 @@ async def save_fields(dispute_id: str, request: Request,
     product_type = str(form.get("product_type") or "")
     deps = ctx.deps
     try:
-        current = (await _in_thread(svc.get_evidence, deps, dispute_id)).fields
+        view = await _in_thread(svc.get_evidence, deps, dispute_id)
+        current = view.fields
     except DisputeDeskError as exc:
         return redirect(_back(dispute_id), flash=error_text(exc), kind="error")
     changed: dict[str, str | None] = {}
@@ -150,7 +166,8 @@ async def save_fields(dispute_id: str, request: Request,
         if value.strip() != (current.get(name) or "").strip():
             changed[name] = value if value.strip() else None
     try:
-        if product_type in PRODUCT_TYPES:
+        # Only a change is a person's choice; the inferred type stays inferred.
+        if product_type in PRODUCT_TYPES and product_type != view.product_type:
             await _in_thread(svc.set_product_type, deps, dispute_id, product_type,
                              actor=ctx.actor.username)
         if changed:
@@ -172,10 +189,11 @@ async def _in_thread(fn, *args: Any, **kwargs: Any):
 @router.post("/disputes/{dispute_id}/files")
 def upload(dispute_id: str, field: str = Form(...), file: UploadFile = File(...),
            ctx: PageContext = Depends(page("disputes.write"))) -> Response:
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
+    cap = ctx.deps.settings.max_upload_bytes
+    data = file.file.read(cap + 1)
+    if len(data) > cap:
         return redirect(_back(dispute_id, "#files"), kind="error",
-                        flash=f"The file is over {limits.mb(MAX_UPLOAD)}; Stripe takes at most "
+                        flash=f"The file is over {limits.mb(cap)}; Stripe takes at most "
                               f"{limits.mb(limits.FILE_MAX_BYTES)} per file.")
     if not data:
         return redirect(_back(dispute_id, "#files"), flash="Choose a file to upload.",
@@ -211,7 +229,8 @@ def preview(dispute_id: str, ctx: PageContext = Depends(page("disputes.submit"))
         pv = svc.preview(ctx.deps, dispute_id, actor=ctx.actor.username)
     except DisputeDeskError as exc:
         return redirect(_back(dispute_id, "#answer"), flash=error_text(exc), kind="error")
-    return render(ctx, "dispute_preview.html", "disputes", dispute_id=dispute_id, preview=pv)
+    return render(ctx, "dispute_preview.html", "disputes", dispute_id=dispute_id, preview=pv,
+                  changes={c["field"]: c for c in pv.diff})
 
 
 @router.post("/disputes/{dispute_id}/submit")

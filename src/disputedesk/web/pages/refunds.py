@@ -4,6 +4,7 @@ the approval queue, bulk upload with live progress and the result file. Every ac
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -19,11 +20,11 @@ from disputedesk.services import refunds as svc
 from disputedesk.services.refunds import bulk as bulk_svc
 from disputedesk.store.refunds_tables import bulk_jobs
 from disputedesk.web.auth import require_person
+from disputedesk.web.body_limits import size_text
 from disputedesk.web.pages.common import PageContext, PageError, error_text, page, redirect, render
 
 log = logging.getLogger("disputedesk.web.pages.refunds")
 router = APIRouter(include_in_schema=False)
-MAX_BULK_BYTES = 10_000_000
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")
 STATUSES = tuple(s.value for s in RequestState)
 
@@ -128,15 +129,19 @@ def _start(deps, job_id: str, actor: str) -> None:
         except Exception:  # the job stays 'running'; the page offers to resume it
             log.exception("bulk job %s stopped", job_id)
 
-    threading.Thread(target=run, name=f"bulk-{job_id}", daemon=True).start()
+    # The request's context goes along, so the job's audit rows name the person and the door.
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name=f"bulk-{job_id}",
+                     daemon=True).start()
 
 
 @router.post("/refunds/bulk")
 def bulk_upload(file: UploadFile = File(...), allow_repeat: bool = Form(False),
                 ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
-    data = file.file.read(MAX_BULK_BYTES + 1)
-    if len(data) > MAX_BULK_BYTES:
-        return redirect("/refunds/bulk", flash="The file is over 10 MB: split it.", kind="error")
+    cap = ctx.deps.settings.max_upload_bytes
+    data = file.file.read(cap + 1)
+    if len(data) > cap:
+        return redirect("/refunds/bulk", flash=f"The file is over {size_text(cap)}: split it.",
+                        kind="error")
     try:
         job_id = bulk_svc.prepare_job(ctx.deps, data, actor=ctx.actor.username,
                                       filename=(file.filename or "bulk.csv")[:200],

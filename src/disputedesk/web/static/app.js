@@ -31,17 +31,17 @@
   }
 
   // Countdowns: tick every 30 s; red within a day, amber within three.
-  function fmt(s) {
+  function fmt(s, prefix) {
     var neg = s < 0; s = Math.abs(s);
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
     var t = d ? d + "d " + h + "h" : (h ? h + "h " + m + "m" : m + "m");
-    return (neg ? "overdue by " : "") + t;
+    return (neg ? "overdue by " : (prefix || "")) + t;
   }
   function tick() {
     var now = Date.now() / 1000;
     document.querySelectorAll("time.countdown[data-due]").forEach(function (el) {
       var left = Math.round(parseInt(el.getAttribute("data-due"), 10) - now);
-      el.textContent = fmt(left);
+      el.textContent = fmt(left, el.getAttribute("data-prefix"));
       el.classList.remove("urgent", "soon", "ok");
       el.classList.add(left <= 86400 ? "urgent" : (left <= 259200 ? "soon" : "ok"));
     });
