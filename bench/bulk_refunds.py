@@ -35,6 +35,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import machine  # noqa: E402
 
 from disputedesk.domain.refunds import REQUEST_METADATA_KEY
 from disputedesk.services import mirror as mirror_rules
@@ -178,6 +181,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=24)
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temp dir")
     args = parser.parse_args()
+    machine.print_header([args.database_url or "sqlite://"])
+    print(f"reference: the emulator's rate limit, {args.limit:g} requests/s")
 
     proc, base = start_emulator(args.rate_429)
     tmp = Path(tempfile.mkdtemp(prefix="bench-refunds-"))

@@ -27,6 +27,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import machine  # noqa: E402
 
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -127,6 +130,13 @@ def measure(url: str, data_dir: Path, requests: int) -> list[float]:
     with client:
         for _ in range(3):  # warm up: templates compiled, caches filled
             client.get("/disputes")
+        reference = []  # the same client and app answering /healthz: the run's floor
+        for _ in range(50):
+            started = time.perf_counter()
+            client.get("/healthz")
+            reference.append((time.perf_counter() - started) * 1000)
+        print(f"  reference: GET /healthz p50 {statistics.median(reference):.2f} ms "
+              "(same client and app, this run)")
         for i in range(requests):
             q = queries[i % len(queries)]
             after = cursors.get(q) if i % 2 else None  # every other request goes a page deeper
@@ -194,6 +204,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.charges < args.disputes:
         parser.error("--charges must be at least --disputes (each dispute has its charge)")
+    pg = os.environ.get("DISPUTEDESK_TEST_DATABASE_URL")
+    machine.print_header(["sqlite://"] + ([pg] if pg and args.only != "sqlite" else []))
     if args.only in (None, "sqlite"):
         run_sqlite(args)
     if args.only in (None, "postgres"):

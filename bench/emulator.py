@@ -1,6 +1,15 @@
 """Refunds created per second through the official stripe SDK: the emulator beside localstripe.
 
     .venv/bin/python bench/emulator.py [--refunds 600] [--threads 1 8] [--skip-localstripe]
+    .venv/bin/python bench/emulator.py --store-sizes 1000 10000 100000   # as the store grows
+
+``--store-sizes``: for each size the emulator (its own process) is seeded with a year of data
+until its store holds about that many objects (charges, payment intents, balance transactions,
+refunds, disputes, warnings), then timed through the SDK: refund creates per second (one thread)
+and the latency of list pages - the newest page, a page deep in the list (``starting_after`` half
+way), refunds of one charge, disputes by status-free listing, and ``created[gte]`` of the last
+hour (its ``has_more`` must not walk the older objects). The smallest size is the run's
+reference: flat means a ratio near 1.
 
 Both servers run as subprocesses on free local ports and are driven by the same client code
 (``StripeClient`` pointed at them, one refund per charge, charges prepared before timing).
@@ -27,13 +36,29 @@ from typing import Any, Callable
 import stripe
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+import machine  # noqa: E402
 LOCALSTRIPE_VENV = HERE / ".venv" / "localstripe"  # ".venv/" is git-ignored
 API_KEY = "sk_test_benchmark"
 
 EMULATOR_SCRIPT = """
 import sys, uvicorn
-from disputedesk.emulator import create_app
-uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+from disputedesk.emulator import Emulator, create_app, seed
+emulator = Emulator(seed=1)
+objects = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+if objects:  # about 3.2 objects per seeded charge
+    seed.run(emulator, {"customers": max(10, objects // 60), "charges": max(1, objects * 10 // 32),
+                        "seed": 1})
+import json
+account = emulator.account()
+charges = account.collection("charge")
+refunds = account.collection("refund")
+print(json.dumps({"objects": sum(len(c) for c in account.collections.values()),
+                  "middle_charge": charges.order[len(charges.order) // 2] if charges.order else "",
+                  "refunded_charge": refunds.get(refunds.order[-1])["charge"] if refunds.order else "",
+                  "oldest_created": charges.created[0] if charges.created else 0}), flush=True)
+uvicorn.run(create_app(emulator), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             access_log=False)
 """
 
@@ -59,9 +84,18 @@ def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0
     raise RuntimeError(f"server at {url} did not start within {timeout} s")
 
 
-def start_emulator(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", EMULATOR_SCRIPT, str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def start_emulator(port: int, objects: int = 0) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", EMULATOR_SCRIPT, str(port), str(objects)],
+                            stdout=subprocess.PIPE if objects else subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 def ensure_localstripe() -> Path:
@@ -120,6 +154,65 @@ def measure(client: Any, make_charge: Callable[[Any], str], refunds: int, thread
     return len(todo) / (time.perf_counter() - start)
 
 
+def _latency_ms(conn: Any, path: str, n: int = 30) -> float:
+    """Median ms of ``GET path`` on one keep-alive connection (the server's time, not the SDK's
+    parsing of the page)."""
+    samples = []
+    for i in range(n + 1):
+        t0 = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {API_KEY}"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status}")
+        if i:
+            samples.append(time.perf_counter() - t0)
+    samples.sort()
+    return samples[len(samples) // 2] * 1000
+
+
+LIST_COLUMNS = ("newest page", "deep page", "by charge", "disputes", "oldest day")
+
+
+def store_sizes(sizes: list[int], refunds: int) -> None:
+    """Refund creates/s and list page latency (median ms) at each store size."""
+    import http.client
+    import json
+
+    print("\nthe emulator as its store grows: refunds/s through the SDK (one thread), then the "
+          "median ms of 30 GET list pages (limit=10): the newest charges, charges starting_after "
+          "one half way down, refunds of one charge, disputes, charges created in the oldest day")
+    print(f"{'objects':>8} {'refunds/s':>9} " + " ".join(f"{c:>11}" for c in LIST_COLUMNS))
+    first: list[float] | None = None
+    for size in sizes:
+        port = free_port()
+        proc = start_emulator(port, size)
+        try:
+            info = json.loads(proc.stdout.readline())  # printed once seeded
+            url = f"http://127.0.0.1:{port}"
+            wait_until_up(url, proc, timeout=120)
+            rate = measure(client_for(url), emulator_charge, refunds, 1)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            oldest = info["oldest_created"]
+            paths = ["/v1/charges?limit=10",
+                     f"/v1/charges?limit=10&starting_after={info['middle_charge']}",
+                     f"/v1/refunds?limit=10&charge={info['refunded_charge']}",
+                     "/v1/disputes?limit=10",
+                     f"/v1/charges?limit=10&created[lte]={oldest + 86400}"]
+            figures = [rate] + [_latency_ms(conn, path) for path in paths]
+            conn.close()
+        finally:
+            stop(proc)
+        print(f"{info['objects']:>8} {figures[0]:>9.0f} "
+              + " ".join(f"{f:>11.2f}" for f in figures[1:]), flush=True)
+        if first is None:
+            first = figures
+        else:
+            print(f"{'x first':>8} {figures[0] / first[0]:>9.2f} "
+                  + " ".join(f"{f / r:>11.2f}" for f, r in zip(figures[1:], first[1:])),
+                  flush=True)
+
+
 def run(name: str, start: Callable[[int], subprocess.Popen[bytes]],
         make_charge: Callable[[Any], str], refunds: int, thread_counts: list[int]
         ) -> dict[int, float]:
@@ -134,11 +227,7 @@ def run(name: str, start: Callable[[int], subprocess.Popen[bytes]],
             print(f"{name:<12} {threads:>2} thread(s): {results[threads]:8.0f} refunds/s",
                   flush=True)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     return results
 
 
@@ -147,9 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refunds", type=int, default=600, help="refunds per measurement")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--skip-localstripe", action="store_true")
+    parser.add_argument("--store-sizes", type=int, nargs="+", default=None,
+                        help="measure the emulator alone at these store sizes (objects)")
     args = parser.parse_args(argv)
     if args.refunds < 10:
         parser.error("--refunds must be at least 10")
+    machine.print_header()
+    if args.store_sizes:
+        store_sizes(args.store_sizes, args.refunds)
+        return 0
 
     print(f"refunds created per second through stripe-python {stripe.VERSION} "
           f"({args.refunds - 5} timed refunds per run; {os.cpu_count()} CPUs, load average "

@@ -36,6 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import machine  # noqa: E402
 
 from disputedesk.testing import (
     dispute_history,
@@ -257,8 +260,9 @@ def main() -> None:
     kinds = (["sqlite", "postgresql"] if args.db in (None, "both") else [args.db])
     if not os.environ.get(PG_ENV):
         kinds = [k for k in kinds if k != "postgresql"]
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one worker, default batch "
-          "size; events stored first, then applied")
+    machine.print_header(["sqlite://"] + ([os.environ[PG_ENV]] if "postgresql" in kinds else []))
+    print("one worker, default batch size; events stored first, then applied; reference: the "
+          "same worker with no listeners (mirror only), this run")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
             for mix in args.mix.split(","):

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         None, description="Key that signs session cookies; generated into data_dir when unset."
     )
     display_timezone: str = Field("UTC", description="Default time zone for showing times.")
+    report_timezone: str | None = Field(
+        None, description="The merchant's time zone, whose calendar months the reports count in "
+        "(e.g. Europe/Paris); default: display_timezone."
+    )
     metrics_token: SecretStr | None = Field(
         None, description="When set, /metrics answers only requests with this bearer token."
     )
@@ -193,6 +197,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _real_zone(cls, value):
+        if value:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"report_timezone '{value}' is not a time zone; "
+                                 "use a name such as Europe/Paris or America/New_York") from None
+        return value
+
+    @property
+    def report_zone(self) -> str:
+        """The zone the reports' calendar months are in."""
+        return self.report_timezone or self.display_timezone or "UTC"
 
     @property
     def effective_database_url(self) -> str:

@@ -90,6 +90,7 @@ FEATURES: tuple[str, ...] = (
     "disputedesk.services.refunds",
     "disputedesk.services.disputes",
     "disputedesk.services.automation",
+    "disputedesk.services.reports",  # last: its listener reads what the others wrote
 )
 
 

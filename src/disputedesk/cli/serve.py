@@ -38,13 +38,15 @@ def serve_forever(deps, *, worker_threads: int = 1, access_log: bool = False) ->
     from disputedesk.worker import WorkerPool
 
     settings = deps.settings
-    pool = WorkerPool(deps, worker_threads) if worker_threads else None
+    app = create_app(deps)
+    # The workers yield to the receiver of this process while webhooks arrive (worker.py).
+    pool = WorkerPool(deps, worker_threads, ingest=app.webhook.load) if worker_threads else None
     if pool is not None:
         # The worker threads are CPU-bound; with the default 5 ms GIL switch interval every
         # webhook would wait up to 5 ms per hand-over. 0.5 ms keeps the receiver responsive.
         sys.setswitchinterval(SERVE_SWITCH_INTERVAL)
     server = _server_class()(uvicorn.Config(
-        create_app(deps), host=settings.host, port=settings.port, log_level="info",
+        app, host=settings.host, port=settings.port, log_level="info",
         access_log=access_log, log_config=None))  # uvicorn logs through the desk's scrubber
     if pool is not None:
         pool.start()

@@ -156,14 +156,14 @@ def expand_list(p: dict[str, Any]) -> list[str]:
 
 # ----------------------------------------------------------------------------- lists
 
-def created_filter(p: dict[str, Any], name: str = "created") -> Callable[[int], bool] | None:
-    """``created=123`` or ``created[gte]=...&created[lt]=...`` as a predicate on a timestamp."""
+def created_bounds(p: dict[str, Any], name: str = "created") -> dict[str, int] | None:
+    """``created=123`` or ``created[gte]=...&created[lt]=...`` as {op: bound} (None: no filter)."""
     value = p.get(name, _MISSING)
     if value is _MISSING or value == "":
         return None
     if not isinstance(value, dict):
         exact = integer(p, name)
-        return lambda t: t == exact
+        return {"gte": exact, "lte": exact}
     bounds: dict[str, int] = {}
     for op, raw in value.items():
         if op not in ("gt", "gte", "lt", "lte"):
@@ -172,6 +172,14 @@ def created_filter(p: dict[str, Any], name: str = "created") -> Callable[[int], 
         if n is None:
             continue
         bounds[op] = n
+    return bounds
+
+
+def created_filter(p: dict[str, Any], name: str = "created") -> Callable[[int], bool] | None:
+    """The same as a predicate on a timestamp."""
+    bounds = created_bounds(p, name)
+    if bounds is None:
+        return None
 
     def check(t: int) -> bool:
         return (("gt" not in bounds or t > bounds["gt"]) and ("gte" not in bounds or t >= bounds["gte"])
@@ -195,8 +203,20 @@ def page(coll: Collection, ids: list[str], p: dict[str, Any], url: str,
     if starting_after and ending_before:
         raise errors.invalid("You may only specify one of these parameters: ending_before, "
                              "starting_after.", param="ending_before")
+    bounds = created_bounds(p)
     created = created_filter(p)
     objects = coll.objects
+    lo, hi = 0, len(ids)
+    if bounds and coll.in_time_order:
+        # ids are in creation order and so in created order: bisect the bounds instead of
+        # walking the objects outside them (a has_more check would otherwise walk them all)
+        key = coll.created_of
+        if "gt" in bounds or "gte" in bounds:
+            lo = max(bisect.bisect_right(ids, bounds["gt"], key=key) if "gt" in bounds else 0,
+                     bisect.bisect_left(ids, bounds["gte"], key=key) if "gte" in bounds else 0)
+        if "lt" in bounds or "lte" in bounds:
+            hi = min(bisect.bisect_left(ids, bounds["lt"], key=key) if "lt" in bounds else hi,
+                     bisect.bisect_right(ids, bounds["lte"], key=key) if "lte" in bounds else hi)
 
     def ok(oid: str) -> bool:
         obj = objects.get(oid)
@@ -218,23 +238,23 @@ def page(coll: Collection, ids: list[str], p: dict[str, Any], url: str,
         i = cursor_index(ending_before, "ending_before")
         if i < len(ids) and ids[i] == ending_before:
             i += 1
-        j = i
-        while j < len(ids) and len(out) < limit:
+        j = max(i, lo)
+        while j < hi and len(out) < limit:
             if ok(ids[j]):
                 out.append(objects[ids[j]])
             j += 1
-        has_more = any(ok(ids[k]) for k in range(j, len(ids)))
+        has_more = any(ok(ids[k]) for k in range(j, hi))
         out.reverse()
         return out, has_more
-    j = len(ids) - 1
+    j = hi - 1
     if starting_after:
-        j = cursor_index(starting_after, "starting_after") - 1
-    while j >= 0 and len(out) < limit:
+        j = min(j, cursor_index(starting_after, "starting_after") - 1)
+    while j >= lo and len(out) < limit:
         if ok(ids[j]):
             out.append(objects[ids[j]])
         j -= 1
     has_more = False
-    while j >= 0:
+    while j >= lo:
         if ok(ids[j]):
             has_more = True
             break

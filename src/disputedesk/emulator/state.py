@@ -6,6 +6,9 @@ Emulator-only facts about an object (which test card made a charge, ...) live in
 
 Lists never scan everything: each collection keeps its ids in creation order and, for the
 fields named in ``indexes``, one ordered id list per value (``refunds.by("charge", "ch_1")``).
+Cursors are positions (``position[id]``, found by bisection), and while a collection's objects
+arrive in ``created`` order (``in_time_order``) a ``created`` filter is a bisection too, so a page
+costs the same with a thousand objects or a million.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Collection:
         self.index_fields = tuple(indexes)
         self._indexes: dict[str, dict[Any, list[str]]] = {f: {} for f in self.index_fields}
         self.deleted: set[str] = set()
+        self.in_time_order = True  # every object's created >= the one added before it
+        self.created: list[Any] = []  # created of order[i], kept for removed objects too
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -55,6 +60,10 @@ class Collection:
         self.meta[oid] = meta if meta is not None else {}
         self.position[oid] = len(self.order)
         self.order.append(oid)
+        created = obj.get("created")
+        if not isinstance(created, int) or (self.created and created < self.created[-1]):
+            self.in_time_order = False
+        self.created.append(created)
         for field in self.index_fields:
             value = obj.get(field)
             if isinstance(value, dict):
@@ -76,6 +85,9 @@ class Collection:
     def by(self, field: str, value: Any) -> list[str]:
         """Ids (oldest first) whose indexed ``field`` equals ``value``."""
         return self._indexes[field].get(value, [])
+
+    def created_of(self, object_id: str) -> Any:
+        return self.created[self.position[object_id]]
 
     def ids(self) -> list[str]:
         return self.order

@@ -7,11 +7,12 @@ every decision). Rules are data: :mod:`disputedesk.rules.loader` builds them fro
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from disputedesk.rules.context import DISPUTE_TRIGGERS, TRIGGERS
-from disputedesk.rules.expressions import Expression
+from disputedesk.rules.expressions import Expression, template_names
 from disputedesk.rules.values import DEFAULT_FEES, Conversion, Fees
 
 ALL_TRIGGERS = frozenset(TRIGGERS)
@@ -114,3 +115,29 @@ class RuleSet:
 
     def get(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
+
+    def reads(self, trigger: str) -> frozenset[str]:
+        """Every context name the enabled rules of ``trigger`` can look at: their conditions,
+        their messages, and ``evidence.completeness`` for ``submit_evidence``. The facts builder
+        skips the costly facts (the customer's history, the order, composing the evidence) that
+        no rule reads; computed once per rule set (a rule set is cached by its file's content)."""
+        return self._reads.get(trigger, frozenset())
+
+    @functools.cached_property
+    def _reads(self) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for rule in self.rules:
+            if not rule.enabled:
+                continue
+            names = out.setdefault(rule.trigger, set())
+            if rule.condition is not None:
+                names.update(rule.condition.names)
+            if rule.trigger == "deadline.approaching":
+                names.add("dispute.time_to_due")
+            for action in rule.actions:
+                if action.kind == "submit_evidence":
+                    names.add("evidence.completeness")
+                message = action.params.get("message")
+                if isinstance(message, str):
+                    names.update(name for name, _ in template_names(message))
+        return {trigger: frozenset(names) for trigger, names in out.items()}

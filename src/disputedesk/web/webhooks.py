@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from disputedesk.errors import SignatureError, StoreError
@@ -29,6 +30,43 @@ log = logging.getLogger("disputedesk.webhooks")
 
 WEBHOOK_PATH = "/webhooks/stripe"
 MAX_GROUP = 1000
+
+
+class IngestLoad:
+    """How busy the receiver is, so a worker in the same process can yield to it.
+
+    Requests are counted per window of ``window`` seconds; the receiver is busy while this or the
+    previous window saw at least ``busy_rate`` requests per second. A trickle (the emulator's
+    own deliveries, Stripe's usual pace) never makes the worker yield. ``touch`` is a few
+    attribute stores per request, without a lock: a lost count only delays yielding a little.
+    """
+
+    __slots__ = ("_clock", "_window", "_threshold", "_start", "_count", "_previous")
+
+    def __init__(self, *, window: float = 0.1, busy_rate: float = 200.0,
+                 clock=time.monotonic) -> None:
+        self._clock = clock
+        self._window = window
+        self._threshold = max(1, int(busy_rate * window))
+        self._start = float("-inf")
+        self._count = 0
+        self._previous = 0
+
+    def touch(self) -> None:
+        now = self._clock()
+        if now - self._start >= self._window:
+            self._previous = self._count if now - self._start < 2 * self._window else 0
+            self._count = 0
+            self._start = now
+        self._count += 1
+
+    def busy(self) -> bool:
+        age = self._clock() - self._start
+        if age < self._window:  # the current window, or the full one before it
+            return max(self._count, self._previous) >= self._threshold
+        if age < 2 * self._window:  # the last window is complete and nothing came since
+            return self._count >= self._threshold
+        return False
 
 
 class InboxWriter:
@@ -121,6 +159,7 @@ class WebhookReceiver:
         self._metrics = deps.metrics
         self._listeners = deps.event_listeners
         self._writer = writer
+        self.load = IngestLoad()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["method"] != "POST":
@@ -128,6 +167,7 @@ class WebhookReceiver:
                                               "message": "POST a Stripe event here"}},
                         [(b"allow", b"POST")])
             return
+        self.load.touch()
         signature = None
         length = None
         for name, value in scope["headers"]:

@@ -150,10 +150,19 @@ def fetch_charge(deps, charge_id: str, account: str | None = None) -> None:
                                    now=deps.clock.now())
 
 
+def _reads_group(reads: frozenset[str] | None, name: str) -> bool:
+    return reads is None or any(r == name or r.startswith(name + ".") for r in reads)
+
+
 def build_facts(deps, trigger: str, object_id: str, *, snapshot: Mapping[str, Any] | None = None,
-                fetch: bool = False) -> tuple[Facts, Subject] | None:
+                fetch: bool = False, reads: frozenset[str] | None = None
+                ) -> tuple[Facts, Subject] | None:
     """The facts for ``trigger`` on ``object_id`` as the desk knows them now (``None`` when the
-    object is unknown)."""
+    object is unknown).
+
+    ``reads`` (``RuleSet.reads(trigger)``) names what the rules look at: the costly facts no rule
+    reads (evidence completeness, the customer's history, the order) are left at their empty
+    values. ``None`` builds everything (previews show every fact)."""
     object_type = OBJECT_TYPES[trigger]
     with deps.store.read() as conn:
         obj = load_subject(conn, object_type, object_id, snapshot)
@@ -167,7 +176,9 @@ def build_facts(deps, trigger: str, object_id: str, *, snapshot: Mapping[str, An
             fetch_charge(deps, charge_id, (subject_row or {}).get("account"))
         except Exception as exc:  # noqa: BLE001 - decide on what is known; charge.* are missing
             log.warning("automation: cannot fetch charge %s for %s: %s", charge_id, object_id, exc)
-    completeness = evidence_completeness(deps, object_id) if object_type == "dispute" else None
+    completeness = (evidence_completeness(deps, object_id)
+                    if object_type == "dispute" and _reads_group(reads, "evidence.completeness")
+                    else None)
     with deps.store.read() as conn:
         if charge is None and charge_id:
             charge = repo.get_object(conn, "charge", charge_id)
@@ -175,8 +186,9 @@ def build_facts(deps, trigger: str, object_id: str, *, snapshot: Mapping[str, An
             charge = dict(obj["charge"])
         dispute_id = obj["id"] if object_type == "dispute" else None
         created = obj.get("created") if isinstance(obj.get("created"), int) else None
-        customer = customer_facts(conn, charge, exclude_dispute=dispute_id,
-                                  before=created if object_type == "dispute" else None)
+        customer = (customer_facts(conn, charge, exclude_dispute=dispute_id,
+                                   before=created if object_type == "dispute" else None)
+                    if _reads_group(reads, "customer") else CustomerFacts())
         label = records.get_labels(conn, object_id)
         facts = Facts(
             dispute=obj if object_type == "dispute" else None,
@@ -184,7 +196,7 @@ def build_facts(deps, trigger: str, object_id: str, *, snapshot: Mapping[str, An
             refund=obj if object_type == "refund" else None,
             charge=charge,
             customer=customer,
-            order=order_for(deps, conn, charge),
+            order=order_for(deps, conn, charge) if _reads_group(reads, "order") else {},
             evidence_completeness=completeness,
             assigned_to=label.get("assigned_to"),
             manual_edits=hand_edited(conn, object_id) if dispute_id else False,

@@ -56,8 +56,11 @@ def get_decision(conn: Connection, decision_id: int) -> dict | None:
 
 
 def list_decisions(conn: Connection, *, object_id: str | None = None, rule: str | None = None,
-                   matched: bool | None = None, limit: int = 100) -> list[dict]:
+                   matched: bool | None = None, ids: list[int] | None = None,
+                   limit: int = 100) -> list[dict]:
     stmt = sa.select(decisions)
+    if ids is not None:
+        stmt = stmt.where(decisions.c.id.in_(ids))
     if object_id:
         stmt = stmt.where(sa.or_(decisions.c.object_id == object_id,
                                  decisions.c.dispute_id == object_id,

@@ -1,28 +1,23 @@
 """Which rules are in force: ``settings.rules_file`` when set, the default rule set otherwise.
 
-Loaded on first use and again whenever the file changes (its mtime and size), so editing the file
-takes effect at the next evaluation without a restart. A file with errors is never half-used: the
+Parsed on first use and cached by the SHA-256 of the file's content: each evaluation reads the
+file (a few kilobytes) and parses it again only when its content changed, so an edit takes effect
+at the next evaluation without a restart, even one that keeps the size and the mtime. The cached
+rule set keeps its compiled conditions and what each trigger's rules read (``RuleSet.reads``). A file with errors is never half-used: the
 evaluation fails with every problem listed (and the job is retried), `disputedesk rules check`
 names the lines.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 
-from disputedesk.rules import RuleSet, load_default_rules, load_rules
+from disputedesk.rules import RuleSet, load_default_rules, load_rules, parse_rules
 
 _lock = threading.Lock()
 _cache: dict[tuple, RuleSet] = {}
-
-
-def _stamp(path: Path) -> tuple:
-    try:
-        st = path.stat()
-    except OSError:
-        return (str(path), None, None)  # load_rules reports the missing file
-    return (str(path), st.st_mtime_ns, st.st_size)
 
 
 def rules_path(settings) -> Path | None:
@@ -33,12 +28,20 @@ def rules_path(settings) -> Path | None:
 def active_rules(settings) -> RuleSet:
     """The rule set in force (raises ``RulesFileError`` listing every problem of a bad file)."""
     path = rules_path(settings)
-    key = _stamp(path) if path else ("<default>",)
+    text = None
+    if path is None:
+        key: tuple = ("<default>",)
+    else:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return load_rules(path)  # raises RulesFileError naming the file and the problem
+        key = (str(path), hashlib.sha256(text.encode("utf-8")).hexdigest())
     with _lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    loaded = load_rules(path) if path else load_default_rules()
+    loaded = parse_rules(text, filename=str(path)) if path else load_default_rules()
     with _lock:
         _cache.clear()  # one file at a time in a process: keep only the newest
         _cache[key] = loaded

@@ -130,7 +130,8 @@ def run_evaluation(deps, trigger: str, object_id: str, *, source: str,
     port = port or DeskActions(deps)
     # First finish what a dead worker left claimed, so the fresh decision sees it done.
     retry = resume_interrupted(deps, port, rules, [object_id])
-    built = build_facts(deps, trigger, object_id, snapshot=snapshot, fetch=True)
+    built = build_facts(deps, trigger, object_id, snapshot=snapshot, fetch=True,
+                        reads=rules.reads(trigger))
     if built is None:
         log.warning("automation: %s %s is not in the mirror; nothing to evaluate", trigger, object_id)
         return []
@@ -160,10 +161,11 @@ def run_evaluation(deps, trigger: str, object_id: str, *, source: str,
                           payload={"key": action.key})
     if subject.object_type == "dispute" and trigger in DISPUTE_TRIGGERS_WITH_DEADLINES:
         schedule_deadlines(deps, facts.dispute or {}, rules=rules)
-    with deps.store.read() as conn:
-        ids = [i for i, _ in stored]
-        out = [r for r in records.list_decisions(conn, object_id=subject.object_id, limit=10_000)
-               if r["id"] in ids]
+    ids = [i for i, _ in stored]
+    out = []
+    if ids:
+        with deps.store.read() as conn:
+            out = records.list_decisions(conn, ids=ids, limit=len(ids))
     if retry:
         raise ActionDeferred("; ".join(retry))
     return out
@@ -310,15 +312,26 @@ def resume_interrupted(deps, port: ActionPort, rules, object_ids: list[str | Non
 
 def _schedule(deps, *, key: str, object_id: str, trigger: str, rule: str, run_at: float,
               payload: dict[str, Any]) -> bool:
+    return bool(_schedule_all(deps, [(key, object_id, trigger, rule, run_at, payload)]))
+
+
+def _schedule_all(deps, timers: list[tuple[str, str, str, str, float, dict[str, Any]]]) -> int:
+    """Remember each (key, object_id, trigger, rule, run_at, payload) timer and queue its job,
+    all in one transaction (one write lock on SQLite); returns how many were new."""
+    if not timers:
+        return 0
     now = deps.clock.now()
+    queued = 0
     with deps.store.write() as conn:
-        if not records.add_timer(conn, key=key, object_id=object_id, trigger=trigger, rule=rule,
-                                 run_at=run_at, now=now):
-            return False
-        job_queue.enqueue(conn, EVALUATE_JOB, {"trigger": trigger, "object_id": object_id,
-                                               "rule": rule, **payload},
-                          now=now, run_at=max(run_at, now))
-    return True
+        for key, object_id, trigger, rule, run_at, payload in timers:
+            if not records.add_timer(conn, key=key, object_id=object_id, trigger=trigger,
+                                     rule=rule, run_at=run_at, now=now):
+                continue
+            job_queue.enqueue(conn, EVALUATE_JOB, {"trigger": trigger, "object_id": object_id,
+                                                   "rule": rule, **payload},
+                              now=now, run_at=max(run_at, now))
+            queued += 1
+    return queued
 
 
 def schedule_deadlines(deps, dispute: dict, *, rules=None) -> int:
@@ -329,12 +342,9 @@ def schedule_deadlines(deps, dispute: dict, *, rules=None) -> int:
     if not isinstance(due_by, int) or not due_by or due_by <= deps.clock.now():
         return 0
     rules = rules or active_rules(deps.settings)
-    queued = 0
-    for rule, at in deadline_times(rules, due_by):
-        queued += _schedule(deps, key=f"deadline|{rule}|{dispute['id']}|{due_by}",
-                            object_id=dispute["id"], trigger="deadline.approaching", rule=rule,
-                            run_at=at, payload={"due_by": due_by})
-    return queued
+    return _schedule_all(deps, [
+        (f"deadline|{rule}|{dispute['id']}|{due_by}", dispute["id"], "deadline.approaching", rule,
+         at, {"due_by": due_by}) for rule, at in deadline_times(rules, due_by)])
 
 
 def scan_job(deps, _payload: dict) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from disputedesk.web.pages import disputes, errors, ops, refunds, settings
+from disputedesk.web.pages import disputes, errors, ops, refunds, reports, settings
 
-ROUTERS = (disputes.router, refunds.router, ops.router, settings.router)
+ROUTERS = (disputes.router, refunds.router, ops.router, settings.router, reports.router)
 
 
 def install(app: FastAPI) -> None:

@@ -37,6 +37,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 # Top-bar sections: (key, label, path, permission needed to see it).
 SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("disputes", "Disputes", "/disputes", "disputes.read"),
+    ("closed", "Closed", "/closed-disputes", "disputes.read"),
+    ("reports", "Reports", "/reports", "disputes.read"),
     ("refunds", "Refunds", "/refunds", "refunds.read"),
     ("approvals", "Approvals", "/refunds/approvals", "refunds.read"),
     ("bulk", "Bulk", "/refunds/bulk", "refunds.read"),

@@ -33,8 +33,11 @@ STATUSES = tuple(s.value for s in RequestState)
 def refunds_list(ctx: PageContext = Depends(page("refunds.read")), status: str | None = None,
                  charge: str | None = None, requested_by: str | None = None,
                  email: str | None = None, order_id: str | None = None,
-                 last4: str | None = None) -> Response:
+                 last4: str | None = None, origin: str | None = None) -> Response:
+    from disputedesk.services.reports.refund_list import ORIGINS, list_mirror_refunds
+
     deps = ctx.deps
+    origin = origin if origin in ORIGINS else None
     status = status if status in STATUSES else None
     rows = svc.list_requests(deps, status=status, charge=(charge or "").strip() or None,
                              requested_by=(requested_by or "").strip() or None, limit=200)
@@ -51,7 +54,8 @@ def refunds_list(ctx: PageContext = Depends(page("refunds.read")), status: str |
                   filters={"status": status or "", "charge": charge or "",
                            "requested_by": requested_by or ""},
                   search={"email": email or "", "order_id": order_id or "", "last4": last4 or ""},
-                  found=found, search_error=search_error)
+                  found=found, search_error=search_error, origins=ORIGINS, origin=origin or "",
+                  mirror_refunds=list_mirror_refunds(deps, origin=origin, limit=200))
 
 
 @router.get("/refunds/new", response_class=HTMLResponse)
