@@ -8,7 +8,9 @@ SQLite files live in tmp dirs, each worker gets its own PostgreSQL database.
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +28,14 @@ from disputedesk.testing import (
 from disputedesk.wiring import build_deps
 
 PG_ENV = "DISPUTEDESK_TEST_DATABASE_URL"
+
+# No test writes into the real user data folder: the desk's default data folder (and that of
+# every CLI subprocess, which inherits the environment) is a throw-away folder.
+os.environ["DISPUTEDESK_DATA_DIR"] = tempfile.mkdtemp(prefix="disputedesk-tests-")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(os.environ["DISPUTEDESK_DATA_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

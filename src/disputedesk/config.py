@@ -26,6 +26,14 @@ from disputedesk.errors import ConfigError
 STRIPE_API_VERSION = "2026-10-28.endive"
 
 
+def default_data_dir() -> Path:
+    """The platform's user data folder (~/.local/share/disputedesk on Linux, ~/Library/Application
+    Support/disputedesk on macOS): demo, serve and every command find the same desk there."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("disputedesk", appauthor=False))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DISPUTEDESK_",
@@ -35,7 +43,11 @@ class Settings(BaseSettings):
     )
 
     # --- storage ---
-    data_dir: Path = Field(Path("."), description="Folder for the SQLite file and generated files.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="The desk's data folder: the SQLite file, the session key, the demo's "
+        "emulator state. Default: the platform's user data folder (see `disputedesk status`).",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL; default sqlite:///<data_dir>/disputedesk.db. "

@@ -273,15 +273,34 @@ def test_an_agent_issues_a_partial_refund_and_sees_the_checks(stack, new_page):
     page.select_option("select[name=reason]", "requested_by_customer")
     shot(page, "refund_new")
     press(page, "form[method=post][action='/refunds/new'] button[type=submit]")
+    # Nothing is sent before the person confirms the sentence that says what will happen.
+    assert page.locator("#refund-sentence").inner_text() == (
+        f"Refund 12.50 USD of 50.00 USD on {charge}; 37.50 USD will remain.")
+    assert stack.client.v1.refunds.list(params={"charge": charge}).data == []
+    shot(page, "refund_review")
+    press(page, "button:has-text('Refund 12.50 USD')")
     assert "Refund of 12.50 USD sent to Stripe" in flash(page), page.content()[-3000:]
     refunds = stack.client.v1.refunds.list(params={"charge": charge}).data
     assert [r.amount for r in refunds] == [1250]
 
-    # Asking for more than is left is refused with the check's message; nothing is sent.
+    # Asking for more than is left is refused next to the amount, with what was typed kept.
     page.goto(f"{stack.url}/refunds/new?target={charge}")
     page.fill("input[name=amount]", "40.00")
+    page.fill("input[name=note]", "customer asked twice")
     press(page, "form[method=post][action='/refunds/new'] button[type=submit]")
-    assert "37.50" in flash(page)
+    assert "37.50" in page.locator("#e-refund-amount").inner_text()
+    assert page.locator(".error-summary a[href='#f-refund-amount']").count() == 1
+    assert page.input_value("input[name=amount]") == "40.00"
+    assert page.input_value("input[name=note]") == "customer asked twice"
+    assert page.evaluate("document.activeElement.name") == "amount"  # focus on the error
+    assert len(stack.client.v1.refunds.list(params={"charge": charge}).data) == 1
+
+    # An amount left empty is never "full": it is asked for, the note kept.
+    page.fill("input[name=amount]", "")
+    press(page, "form[method=post][action='/refunds/new'] button[type=submit]")
+    assert "Type the amount to refund" in page.locator("#e-refund-amount").inner_text()
+    assert page.input_value("input[name=note]") == "customer asked twice"
+    shot(page, "refund_error")
     assert len(stack.client.v1.refunds.list(params={"charge": charge}).data) == 1
 
 
@@ -291,7 +310,11 @@ def test_a_refund_over_the_threshold_waits_for_a_second_person(stack, new_page):
     agent = new_page()
     sign_in(agent, stack, "ana")
     agent.goto(f"{stack.url}/refunds/new?target={charge}")
-    press(agent, "form[method=post][action='/refunds/new'] button[type=submit]")  # full: 250.00 USD
+    agent.check("input[name=mode][value=full]")  # full is a choice the person makes
+    press(agent, "form[method=post][action='/refunds/new'] button[type=submit]")
+    assert agent.locator("#refund-sentence").inner_text() == (
+        f"Refund all 250.00 USD left on {charge}; nothing will remain.")
+    press(agent, "button:has-text('Refund 250.00 USD')")
     assert "needs approval" in flash(agent)
     assert stack.client.v1.refunds.list(params={"charge": charge}).data == []
     request_url = agent.url
@@ -323,6 +346,15 @@ def test_an_approver_runs_a_bulk_refund_file_with_live_progress(stack, new_page,
         "name": "refunds.csv", "mimeType": "text/csv", "buffer": csv_text.encode()}])
     press(page, "form[action='/refunds/bulk'] button[type=submit]")
     assert "/refunds/bulk/" in page.url, flash(page)
+    # Checked, not run: each row's outcome and the total per currency, then an explicit confirm.
+    assert page.locator("#bulk-sentence").inner_text() == "Refund 3 rows: 65.03 USD (3 rows)."
+    assert page.locator("#bulk-plan tbody tr").count() == 3
+    assert "65.03 USD" in page.locator("#bulk-totals").inner_text()
+    shot(page, "bulk_review")
+    assert amounts_at_stripe(stack, charges) == []
+    press(page, "#bulk-confirm")
+    assert "Confirmed" in flash(page)
+    stack.sync()  # the worker takes the job from the queue
     page.wait_for_selector("#bulk-job[data-finished='1']")
     assert page.locator("#bulk-finished").inner_text() == "3"
     shot(page, "bulk")
@@ -331,9 +363,12 @@ def test_an_approver_runs_a_bulk_refund_file_with_live_progress(stack, new_page,
     result = Path(download.value.path()).read_text()
     assert result.splitlines()[0].startswith("row")
     assert len(result.strip().splitlines()) == 4
-    amounts = sorted(r.amount for c in charges
-                     for r in stack.client.v1.refunds.list(params={"charge": c}).data)
-    assert amounts == sorted([500, 3001, 3002])
+    assert amounts_at_stripe(stack, charges) == sorted([500, 3001, 3002])
+
+
+def amounts_at_stripe(stack, charges):
+    return sorted(r.amount for c in charges
+                  for r in stack.client.v1.refunds.list(params={"charge": c}).data)
 
 
 # --- events -------------------------------------------------------------------------------------------
@@ -392,3 +427,74 @@ def test_the_rules_and_audit_pages_render_for_a_viewer(stack, new_page):
     response = page.goto(f"{stack.url}/refunds/new")
     assert response.status == 403 and "Not allowed" in page.content()
     assert "Traceback" not in page.content()
+
+
+# --- errors where the eye is; a phone ---------------------------------------------------------------
+
+def _new_dispute(stack, amount: int = 4200) -> tuple[str, str]:
+    charge = stack.client.v1.payment_intents.create(params={
+        "amount": amount, "currency": "usd", "payment_method": "pm_card_createDispute",
+        "confirm": True,
+        "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}).latest_charge
+    stack.advance(2)
+    stack.sync()
+    (dispute,) = stack.client.v1.disputes.list(params={"charge": charge}).data
+    return dispute.id, charge
+
+
+def test_a_refused_accept_keeps_the_note_and_puts_the_error_at_the_field(stack, new_page):
+    dispute_id, _ = _new_dispute(stack)
+    page = new_page()
+    sign_in(page, stack, "ana")
+    page.goto(f"{stack.url}/disputes/{dispute_id}")
+    page.click("#accept summary")
+    # What a browser without validation (or a hurried person) would send: a wrong id.
+    page.evaluate("document.querySelectorAll('#accept [required]')"
+                  ".forEach(function (e) { e.removeAttribute('required'); })")
+    page.check("#accept input[name=confirm]")
+    page.fill("#accept input[name=confirm_id]", "du_not_this_one")
+    page.fill("#accept input[name=note]", "customer admitted the purchase")
+    press(page, "#accept button[type=submit]")
+    assert page.locator("#accept").get_attribute("open") is not None
+    assert page.input_value("#accept input[name=note]") == "customer admitted the purchase"
+    assert page.input_value("#accept input[name=confirm_id]") == "du_not_this_one"
+    assert dispute_id in page.locator("#e-accept-confirm_id").inner_text()
+    assert page.locator(".error-summary a[href='#f-accept-confirm_id']").count() == 1
+    assert page.evaluate("document.activeElement.name") == "confirm_id", page.evaluate("document.activeElement.outerHTML.slice(0, 300) + document.querySelectorAll(\"[aria-invalid=true]\").length")
+    assert stack.client.v1.disputes.retrieve(dispute_id).status == "needs_response"
+
+
+PAGE_FITS = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_inbox_a_dispute_approvals_and_the_refund_form_fit_the_screen(stack, browser, width):
+    dispute_id, _ = _new_dispute(stack, 5100)
+    waiting = pay(stack.client, 20000)
+    stack.sync()
+    accounts_user = "ana"
+    from disputedesk.services import refunds as refund_service
+
+    refund_service.request_refund(stack.deps, waiting, actor=accounts_user, amount="full")
+    context = browser.new_context(viewport={"width": width, "height": 844 if width < 500 else 820},
+                                  timezone_id="Europe/Berlin", is_mobile=width < 500)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        sign_in(page, stack, "bo")
+        for path in ("/disputes", f"/disputes/{dispute_id}", "/refunds/approvals",
+                     f"/refunds/new?target={waiting}", "/refunds/bulk"):
+            page.goto(f"{stack.url}{path}")
+            assert page.evaluate(PAGE_FITS), (
+                f"{path} scrolls sideways at {width} px: "
+                f"{page.evaluate('document.documentElement.scrollWidth')} px wide")
+            if width < 500 and path.startswith("/disputes/"):
+                shot(page, "phone_dispute")
+            if width < 500 and path == "/disputes":
+                shot(page, "phone_inbox")
+        # The refund form is usable: the amount field and the button are on screen, not clipped.
+        page.goto(f"{stack.url}/refunds/new?target={waiting}")
+        box = page.locator("input[name=amount]").bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width
+    finally:
+        context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -115,5 +116,66 @@ def test_demo_seeds_a_year_mirrors_it_and_prints_a_working_login_link(tmp_path):
             page = http.get(link)
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
             assert http.post(link, data={"csrf_token": csrf}).status_code == 401  # one-time
+    finally:
+        proc.stop()
+
+
+def _cli(tmp_path: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    """A command in another process with nothing but the data folder set, as a user's shell
+    (and, to move money, the person's token, as `disputedesk login` would store it)."""
+    env = _clean_env(tmp_path)
+    if token:
+        env["DISPUTEDESK_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "disputedesk.cli.main", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def _ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_the_cli_beside_the_demo_is_the_same_desk_and_the_demo_keeps_its_data(tmp_path):
+    port = _free_port()
+    args = ["demo", "--port", str(port), "--charges", "200", "--customers", "30"]
+    proc = Process(args, tmp_path)
+    try:
+        proc.wait_for(r"Uvicorn running|Application startup complete", timeout=120)
+        inbox = json.loads(_ok(_cli(tmp_path, "disputes", "list", "--json")))
+        assert inbox["total"] > 0  # the demo's disputes, not an empty other desk
+        assert "open dispute(s)" in _ok(_cli(tmp_path, "disputes", "list"))
+        status = _ok(_cli(tmp_path, "status"))
+        assert str(tmp_path) in status and "emulator" in status and f":{port}" in status
+        # A refund from this shell goes to the demo's emulator and into the demo's database.
+        with sqlite3.connect(tmp_path / "disputedesk.db") as conn:
+            charge = conn.execute(
+                "SELECT id FROM charges WHERE status = 'succeeded' AND currency = 'usd' AND NOT "
+                "disputed AND amount_refunded = 0 AND amount > 500 LIMIT 1").fetchone()[0]
+        from disputedesk.testing import cli_token
+
+        token = cli_token(f"sqlite:///{tmp_path / 'disputedesk.db'}", "tester", "agent")
+        refund = json.loads(_ok(_cli(tmp_path, "refund", charge, "--amount", "1.00 USD", "--json",
+                                     token=token)))
+        assert refund["request"]["refund_id"].startswith("re_")
+        assert "1 request(s)" in _ok(_cli(tmp_path, "refunds", "list"))
+    finally:
+        proc.stop()
+    assert not (tmp_path / "demo-running.json").exists()
+    # Restarted: what was done is still there, on both sides (the desk and its Stripe).
+    proc = Process(args, tmp_path)
+    try:
+        proc.wait_for(r"as you left it", timeout=120)
+        proc.wait_for(r"Uvicorn running|Application startup complete")
+        listed = json.loads(_ok(_cli(tmp_path, "refunds", "list", "--json")))
+        assert [r["id"] for r in listed] == [refund["request"]["id"]]
+        view = json.loads(_ok(_cli(tmp_path, "charges", "show", charge, "--live", "--json")))
+        assert refund["request"]["refund_id"] in [r["id"] for r in view["refunds"]]
+    finally:
+        proc.stop()
+    # --fresh starts over from the seed.
+    proc = Process([*args, "--fresh"], tmp_path)
+    try:
+        proc.wait_for(r"Uvicorn running|Application startup complete", timeout=120)
+        assert "0 request(s)" in _ok(_cli(tmp_path, "refunds", "list"))
     finally:
         proc.stop()

@@ -21,7 +21,10 @@ from tests.contract.helpers import store_events
 @pytest.fixture
 def cli(sqlite_url, tmp_path):
     runner = CliRunner()
-    env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path)}
+    from disputedesk.testing import cli_token
+
+    env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "ops", "agent")}
     return lambda *args: runner.invoke(app, list(args), env=env)
 
 
@@ -96,3 +99,21 @@ def test_db_upgrade_creates_the_schema_and_current_reports_it(tmp_path):
     result = runner.invoke(app, ["db", "upgrade"], env=env)
     assert result.exit_code == 0 and "revision" in result.output
     assert "run `disputedesk" not in runner.invoke(app, ["db", "current"], env=env).output
+
+
+def test_a_replay_from_the_cli_is_audited_as_the_person(sqlite_url, tmp_path, deps):
+    import sqlalchemy as sa
+
+    from disputedesk.store.tables import audit_log
+
+    event = make_event("charge.dispute.created", make_dispute())
+    store_events(deps, [event])
+    from disputedesk.testing import cli_token
+
+    env = {"DISPUTEDESK_DATABASE_URL": sqlite_url, "DISPUTEDESK_DATA_DIR": str(tmp_path),
+           "DISPUTEDESK_TOKEN": cli_token(sqlite_url, "dana", "agent")}
+    assert CliRunner().invoke(app, ["events", "replay", event["id"]], env=env).exit_code == 0
+    with deps.store.read() as conn:
+        actors = [r.actor for r in conn.execute(
+            sa.select(audit_log.c.actor).where(audit_log.c.action == "events.replay"))]
+    assert actors == ["dana"]

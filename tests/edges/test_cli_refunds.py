@@ -107,6 +107,8 @@ def test_bulk_dry_run_then_run_writes_the_result_file(cli, emulator, tmp_path):
         f"{c},5.00,requested_by_customer\n" for c in charges) + "ch_gone,full,\n")
     dry = cli("refunds", "bulk", str(file), "--dry-run")
     assert dry.exit_code == 2 and "row 5" in dry.output and "nothing was refunded" in dry.output
+    assert ("Without --dry-run: Refund 3 rows: 15.00 USD (3 rows). 1 row has a problem and will "
+            "not be refunded.") in " ".join(dry.output.split())
     assert all(not client.v1.refunds.list(params={"charge": c}).data for c in charges)
     run = cli("refunds", "bulk", str(file))
     assert run.exit_code == 0, run.output

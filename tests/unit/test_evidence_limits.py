@@ -61,7 +61,7 @@ def test_unknown_fields_and_wrong_kinds_are_reported():
 def test_a_file_over_5mb_and_a_packet_over_4_5mb_are_both_reported():
     out = validate_evidence({}, {"receipt": FileUse(5_200_000, 1, "pdf")})
     assert rules(out) == [("receipt", "file_too_large"), (None, "files_too_large")]
-    assert "0.20 MB over the 5.00 MB limit" in out[0].message
+    assert "200.0 kB over the 5.00 MB limit" in out[0].message
 
 
 def test_a_file_used_twice_counts_twice():
@@ -99,3 +99,10 @@ def test_check_evidence_raises_one_error_listing_every_violation():
     assert "customer_name" in str(err) and "uncategorized_text" in str(err)
     assert err.to_dict()["violations"][0]["field"] == "customer_name"
     check_evidence({"customer_name": "ok"})  # no violation, no error
+
+
+def test_sizes_are_shown_as_people_read_them():
+    from disputedesk.evidence.limits import size_text
+
+    assert [size_text(n) for n in (0, 1, 812, 12_300, 999_949, 4_512_000)] == [
+        "0 bytes", "1 byte", "812 bytes", "12.3 kB", "999.9 kB", "4.51 MB"]

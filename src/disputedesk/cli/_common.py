@@ -128,6 +128,7 @@ def bootstrap_or_person(deps, permission: str, actor: str | None) -> str:
 def open_deps():
     """The desk's parts from the settings (the one composition root, via wiring)."""
     from disputedesk.config import load_settings
+    from disputedesk.embedded import with_running_demo
     from disputedesk.wiring import build_deps
 
-    return build_deps(load_settings())
+    return build_deps(with_running_demo(load_settings()))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from disputedesk.cli._show import money as _money
+from disputedesk.cli._show import when as _time
 from disputedesk.cli._common import open_deps as _deps
-from disputedesk.domain.money import format_money
 
 charges_app = typer.Typer(help="Look at charges before refunding.", no_args_is_help=True)
 
@@ -23,14 +22,6 @@ def _console() -> Console:
     return console
 
 
-def _time(value: Any) -> str:
-    if not value:
-        return ""
-    return dt.datetime.fromtimestamp(float(value), dt.UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _money(amount: Any, currency: str | None) -> str:
-    return format_money(int(amount or 0), currency or "usd")
 
 
 def render_charge(view: dict, console: Console) -> None:
@@ -39,7 +30,7 @@ def render_charge(view: dict, console: Console) -> None:
     card = (charge.get("payment_method_details") or {}).get("card") or {}
     billing = charge.get("billing_details") or {}
     console.print(f"[bold]{charge['id']}[/bold]  {_money(charge.get('amount'), currency)}  "
-                  f"status {charge.get('status')}  created {_time(charge.get('created'))} UTC  "
+                  f"status {charge.get('status')}  created {_time(charge.get('created'))}  "
                   f"(from {view['source']})")
     console.print(f"  customer e-mail: {escape(str(billing.get('email') or charge.get('receipt_email') or '-'))}"
                   f"  card: {card.get('brand', '-')} ****{card.get('last4', '----')}"
@@ -47,10 +38,10 @@ def render_charge(view: dict, console: Console) -> None:
     if charge.get("metadata"):
         console.print("  metadata: " + escape(json.dumps(charge["metadata"])))
     balance = view["balance"]
-    console.print(f"  [bold]left to refund: {balance['left_display']}[/bold]  "
+    console.print(f"  [bold]left to refund: {_money(balance['left'], balance['currency'])}[/bold]  "
                   f"({escape(balance['summary'])})")
     if view["refunds"]:
-        table = Table("refund", "amount", "status", "reason", "created (UTC)", "failure",
+        table = Table("refund", "amount", "status", "reason", "created", "failure",
                       title="Refunds")
         for r in view["refunds"]:
             table.add_row(r["id"], _money(r.get("amount"), currency), r.get("status") or "",
@@ -58,7 +49,7 @@ def render_charge(view: dict, console: Console) -> None:
                           r.get("failure_reason") or "")
         console.print(table)
     if view["disputes"]:
-        table = Table("dispute", "amount", "status", "reason", "refundable", "due (UTC)",
+        table = Table("dispute", "amount", "status", "reason", "refundable", "due",
                       title="Disputes")
         for d in view["disputes"]:
             table.add_row(d["id"], _money(d.get("amount"), currency), d.get("status") or "",
@@ -66,7 +57,7 @@ def render_charge(view: dict, console: Console) -> None:
                           _time((d.get("evidence_details") or {}).get("due_by")))
         console.print(table)
     if view["early_fraud_warnings"]:
-        table = Table("early fraud warning", "fraud type", "actionable", "created (UTC)",
+        table = Table("early fraud warning", "fraud type", "actionable", "created",
                       title="Early fraud warnings")
         for w in view["early_fraud_warnings"]:
             table.add_row(w["id"], w.get("fraud_type") or "", str(w.get("actionable")),
@@ -121,10 +112,10 @@ def search_cmd(
     if as_json:
         typer.echo(json.dumps(found, indent=2, default=str))
         return
-    table = Table("charge", "created (UTC)", "amount", "status", "refunded", "disputed",
+    table = Table("charge", "created", "amount", "status", "refunded", "disputed",
                   "e-mail", "last4", "order")
     for c in found:
-        table.add_row(c["id"], _time(c["created"]), c["amount_display"], c["status"] or "",
+        table.add_row(c["id"], _time(c["created"]), _money(c["amount"], c["currency"]), c["status"] or "",
                       _money(c["amount_refunded"], c["currency"]), str(c["disputed"]),
                       c["email"] or "", c["last4"] or "", c["order_id"] or "")
     console = _console()

@@ -7,8 +7,8 @@ changes anything is a proven desk user (cli/_common.py), recorded in the audit l
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from disputedesk.cli._show import money
+from disputedesk.cli._show import when as _time
 from disputedesk.cli._common import ACTOR, JSON, NOTE, actor_name
 from disputedesk.cli._common import open_deps as _deps
+from disputedesk.domain.disputes import accept_confirmation, submit_confirmation
 from disputedesk.errors import ValidationError
 
 disputes_app = typer.Typer(help="Disputes: the inbox, evidence, stage/submit/accept.",
@@ -30,10 +33,6 @@ def _console() -> Console:
     return console
 
 
-def _time(value: float | None) -> str:
-    if not value:
-        return ""
-    return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _dump(value: Any) -> None:
@@ -73,13 +72,12 @@ def list_cmd(
         urgent = r.needs_response and r.time_left is not None and r.time_left < 86400
         table.add_row(f"[red]{r.todo}[/]" if urgent else r.todo, r.id, r.kind, r.status,
                       r.reason or "", r.network_reason_code or "", r.card_brand or "",
-                      r.amount_text, r.work_state or "", "" if r.score is None else str(r.score))
+                      money(r.amount, r.currency), r.work_state or "",
+                      "" if r.score is None else str(r.score))
     console = _console()
     console.print(table)
-    from disputedesk.domain.money import format_money
-
     if page.at_risk:
-        console.print("At risk: " + ", ".join(format_money(v, c) for c, v in sorted(page.at_risk.items())))
+        console.print("At risk: " + ", ".join(money(v, c) for c, v in sorted(page.at_risk.items())))
 
 
 @disputes_app.command("show")
@@ -97,7 +95,7 @@ def show_cmd(dispute_id: str = typer.Argument(...), as_json: bool = JSON) -> Non
         return
     console = _console()
     console.print(f"[bold]{info['id']}[/bold] {info['kind']} {info['status']} "
-                  f"({info['reason']}, {info['amount']} {info['currency']}), charge {info['charge']}")
+                  f"({info['reason']}, {money(info['amount'], info['currency'])}), charge {info['charge']}")
     console.print(f"card {info['card_brand']}, network code {info['network_reason_code']}, "
                   f"due {_time(info['due_by'])} ({info['time_left_text']})")
     work = info["work"] or {}
@@ -106,7 +104,9 @@ def show_cmd(dispute_id: str = typer.Argument(...), as_json: bool = JSON) -> Non
                   + (f", score {info['draft']['score']}" if info["draft"] else ", not built yet"))
     if info["outcome"]:
         o = info["outcome"]
-        console.print(f"outcome: {o['result']} (net {o['net']}, dispute fee {o['dispute_fee']})")
+        cur = o.get("currency") or info["currency"]
+        console.print(f"outcome: {o['result']} (net {money(o['net'], cur)}, "
+                      f"dispute fee {money(o['dispute_fee'], cur)})")
     for r in info["reminders"]:
         console.print(f"reminder {r['offset_seconds'] // 3600}h before: {r['status']} "
                       f"{_time(r['sent_at'] or r['remind_at'])}")
@@ -266,8 +266,13 @@ def submit_cmd(
         for warning in pv.warnings:
             typer.echo(f"warning: {warning}", err=True)
         typer.echo(f"completeness {pv.score}/100; digest {pv.digest}")
-        if not yes and not typer.confirm(f"Submit this evidence for {dispute_id}? It cannot be changed "
-                                         "afterwards", default=False):
+        facts = svc.show(deps, dispute_id)
+        sentence = submit_confirmation(dispute_id, facts["amount"], facts["currency"],
+                                       facts["reason"])
+        if yes:
+            typer.echo(sentence)
+        elif not typer.confirm(f"{sentence} Go ahead?", default=False):
+            typer.echo("Nothing was submitted.")
             raise typer.Exit(1)
         sub = svc.submit(deps, dispute_id, actor=who, note=note,
                          expected_digest=pv.digest)
@@ -282,13 +287,23 @@ def accept_cmd(
     yes: bool = typer.Option(False, "--yes", help="Confirm: accepting concedes the dispute."),
     actor: str = ACTOR, note: str = NOTE,
 ) -> None:
-    """Accept (close) a dispute: the money stays with the cardholder. Needs --yes."""
+    """Accept (close) a dispute: the money stays with the cardholder. Asks at a terminal; a
+    script says --yes."""
     from disputedesk.services import disputes as svc
 
     deps = _deps()
     try:
-        sub = svc.accept(deps, dispute_id, actor=actor_name(actor, "disputes.accept"), confirm=yes,
-                         note=note)
+        facts = svc.show(deps, dispute_id)
+        sentence = accept_confirmation(dispute_id, facts["amount"], facts["currency"])
+        if not yes and sys.stdin.isatty():  # at a terminal: ask; a script must say --yes
+            yes = typer.confirm(f"{sentence} Go ahead?", default=False)
+            if not yes:
+                typer.echo("Nothing was accepted.")
+                raise typer.Exit(1)
+        elif yes:
+            typer.echo(sentence)
+        sub = svc.accept(deps, dispute_id, actor=actor_name(actor, "disputes.accept"),
+                         confirm=yes, note=note)
     finally:
         deps.close()
     typer.echo(f"accepted: dispute {dispute_id} is now {sub.dispute_status}")
@@ -362,22 +377,17 @@ def outcomes_cmd(
     if as_json:
         _dump(data)
         return
-    from disputedesk.domain.money import format_money
-
     table = Table("dispute", "result", "amount", "withdrawn", "reinstated", "dispute fee",
                   "countered fee", "net", "notes")
     for o in data["data"]:
-        currency = o["currency"] or "usd"
-
-        def money(value: int | None, currency: str = currency) -> str:
-            return format_money(int(value or 0), currency)
-
-        countered = money(o["countered_fee"]) if o["countered_fee"] else (
+        cur = o["currency"] or "usd"
+        countered = money(o["countered_fee"], cur) if o["countered_fee"] else (
             "none booked" if o["countered"] else "—")
         if o["countered_fee_returned"]:
-            countered += f" (returned {money(o['countered_fee_returned'])})"
-        table.add_row(o["dispute_id"], o["result"], money(o["amount"]), money(o["withdrawn"]),
-                      money(o["reinstated"]), money(o["dispute_fee"]), countered, money(o["net"]),
+            countered += f" (returned {money(o['countered_fee_returned'], cur)})"
+        table.add_row(o["dispute_id"], o["result"], money(o["amount"], cur),
+                      money(o["withdrawn"], cur), money(o["reinstated"], cur),
+                      money(o["dispute_fee"], cur), countered, money(o["net"], cur),
                       "; ".join(o.get("notes") or []))
     _console().print(table)
 
@@ -397,7 +407,7 @@ def templates_list() -> None:
 
     deps = _deps()
     try:
-        table = Table("template", "source", "edited by", "edited at (UTC)")
+        table = Table("template", "source", "edited by", "edited at")
         for name in disputes.text_template_names():
             t = disputes.get_text_template(deps, name)
             table.add_row(name, "merchant" if t["custom"] else "default",

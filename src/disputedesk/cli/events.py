@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from disputedesk.cli._show import when as _time
+from disputedesk.cli._common import ACTOR, actor_name
 from disputedesk.cli._common import open_deps as _deps
 from disputedesk.errors import ValidationError
 
 events_app = typer.Typer(help="Stored webhook events.", no_args_is_help=True)
 
 
-def _time(value: float | None) -> str:
-    if value is None:
-        return ""
-    return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @events_app.command("list")
@@ -46,7 +43,7 @@ def list_cmd(
         for row in rows:
             typer.echo(json.dumps(row, default=str))
         return
-    table = Table("id", "type", "object", "status", "attempts", "received (UTC)", "last error")
+    table = Table("id", "type", "object", "status", "attempts", "received", "last error")
     for row in rows:
         table.add_row(row["id"], row["type"], row["object_id"] or "", row["status"],
                       str(row["attempts"]), _time(row["received_at"]),
@@ -80,13 +77,14 @@ def replay_cmd(
     event_id: str = typer.Argument(None, help="Replay this one event."),
     type: str = typer.Option(None, "--type", help="Replay every event of this type."),
     failed: bool = typer.Option(False, "--failed", help="Replay every failed event."),
+    actor: str = ACTOR,
 ) -> None:
     """Queue events again: the worker re-applies them (older snapshots are still ignored)."""
     from disputedesk.services.events import replay
 
     deps = _deps()
     try:
-        count = replay(deps.store, deps.clock, actor="cli", event_id=event_id, type=type,
+        count = replay(deps.store, deps.clock, actor=actor_name(actor, "events.replay"), event_id=event_id, type=type,
                        failed=failed)
     finally:
         deps.close()

@@ -67,9 +67,40 @@ def _root(ctx: typer.Context) -> None:
     ctx.call_on_close(lambda: audit.set_process_door(None))
 
 
+# Commands that never open the desk's database (every other one says which it opens on --help).
+NO_DATABASE = frozenset({"version", "emulator", "config show", "rules check", "users roles"})
+
+
+def _data_epilog() -> str:
+    """One line for --help: the data folder and database this command would use right now."""
+    from disputedesk.config import load_settings
+    from disputedesk.services.status import masked_database_url
+
+    try:
+        settings = load_settings()
+    except errors.ConfigError as exc:
+        return f"Data: the settings are invalid ({exc.message})."
+    return (f"Data: {settings.data_dir} (DISPUTEDESK_DATA_DIR); database "
+            f"{masked_database_url(settings.effective_database_url)}.")
+
+
+def with_data_epilogs(command, epilog: str, path: str = ""):
+    """Add ``epilog`` to the help of every command that opens the database."""
+    subcommands = getattr(command, "commands", None)  # a group (typer vendors its own click)
+    if isinstance(subcommands, dict):
+        for name, sub in subcommands.items():
+            with_data_epilogs(sub, epilog, f"{path} {name}".strip())
+    elif path not in NO_DATABASE:
+        command.epilog = epilog
+    return command
+
+
 def main() -> None:
     """Entry point: a desk error becomes one line on stderr and an exit code, never a traceback."""
     try:
+        if "--help" in sys.argv[1:]:
+            with_data_epilogs(typer.main.get_command(app), _data_epilog())()
+            return
         app()  # standalone: Typer handles usage errors and --help itself
     except errors.DisputeDeskError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

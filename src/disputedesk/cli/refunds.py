@@ -6,9 +6,9 @@ in the audit log with the door and credential.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from disputedesk.cli._show import money
+from disputedesk.cli._show import when as _time
 from disputedesk.cli._common import ACTOR, JSON, NOTE, actor_name
 from disputedesk.cli._common import open_deps as _deps
 from disputedesk.errors import ValidationError
@@ -38,10 +40,6 @@ def _console() -> Console:
     return console
 
 
-def _time(value: Any) -> str:
-    if not value:
-        return ""
-    return dt.datetime.fromtimestamp(float(value), dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _dump(value: Any) -> None:
@@ -60,7 +58,7 @@ def parse_metadata(items: list[str] | None) -> dict[str, str]:
 
 
 def _print_request(row: dict, console: Console) -> None:
-    console.print(f"request [bold]{row['id']}[/bold]: {row['amount_display']} on {row['charge']}"
+    console.print(f"request [bold]{row['id']}[/bold]: {money(row['amount'], row['currency'])} on {row['charge']}"
                   f" -> [bold]{row['status']}[/bold]"
                   + (f"  refund {row['refund_id']}" if row.get("refund_id") else ""))
     if row.get("error"):
@@ -69,8 +67,9 @@ def _print_request(row: dict, console: Console) -> None:
 
 def refund_cmd(
     target: str = typer.Argument(..., help="Charge id (ch_), PaymentIntent id (pi_) or order id."),
-    amount: str = typer.Option("full", "--amount", "-a",
-                               help='"full" or major units, e.g. "12.50 EUR", "1500 JPY".'),
+    amount: str = typer.Option(None, "--amount", "-a",
+                               help='"full" (everything left) or major units, e.g. "12.50 EUR", '
+                                    '"1500 JPY"; asked when left out (full is never assumed).'),
     reason: str = typer.Option(None, "--reason",
                                help="duplicate, fraudulent or requested_by_customer."),
     metadata: list[str] = typer.Option(None, "--metadata", "-m", help="key=value (repeatable)."),
@@ -79,14 +78,24 @@ def refund_cmd(
                                               "order_id (default: from its prefix)."),
     key: str = typer.Option(None, "--key", help="Client key: the same key never refunds twice."),
     live: bool = typer.Option(False, "--live", help="Check against fresh data from Stripe."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Do not ask before refunding (what will happen is still "
+                                  "printed). Without a terminal the desk does not ask either."),
     actor: str = ACTOR,
     as_json: bool = JSON,
 ) -> None:
-    """Refund a charge (full or partial). Checked first, recorded before Stripe is called."""
+    """Refund a charge (full or partial). Checked first, recorded before Stripe is called.
+
+    Says what will happen before doing it ("Refund 12.50 EUR of 40.00 EUR on ch_...; 27.50 EUR
+    will remain.") and, at a terminal, asks.
+    """
     from disputedesk.services.refunds import request_refund
 
+    interactive = _interactive() and not as_json
     deps = _deps()
     try:
+        amount = _confirm_refund(deps, target, amount, by=by, reason=reason, live=live,
+                                 key=key, ask=interactive and not yes, quiet=as_json)
         outcome = request_refund(deps, target, amount=amount, reason=reason,
                                  metadata=parse_metadata(metadata), note=note, target_type=by,
                                  client_key=key, live=live or None,
@@ -106,6 +115,44 @@ def refund_cmd(
                       f"{outcome.request['id']}")
     if outcome.existing:
         console.print("  (this key was used before: this is the request recorded then)")
+
+
+def _interactive() -> bool:
+    """A person at a terminal (asked before acting), not a script."""
+    return sys.stdin.isatty()
+
+
+def _confirm_refund(deps, target: str, amount: str | None, *, by: str | None,
+                    reason: str | None, live: bool, key: str | None, ask: bool,
+                    quiet: bool) -> str:
+    """Settle the amount (asked at a terminal when left out: never assumed "full"), print what
+    the refund will do, and at a terminal ask before doing it. Returns the amount to request."""
+    from disputedesk.domain.refunds import refund_confirmation
+    from disputedesk.errors import DisputeDeskError
+    from disputedesk.services.refunds import preview_refund, show_charge
+
+    if amount is None or not amount.strip():
+        if not ask:
+            raise ValidationError("say how much to refund", param="amount",
+                                  hint='--amount "12.50 EUR", or --amount full for everything left')
+        left = show_charge(deps, target)["balance"]
+        amount = typer.prompt(f"Amount to refund (up to {money(left['left'], left['currency'])};"
+                              ' "full" for all of it)')
+    try:
+        plan = preview_refund(deps, target, amount=amount, target_type=by, reason=reason,
+                              live=live or None)
+    except DisputeDeskError:
+        if key:  # the key may name a request made before: request_refund returns that one
+            return amount
+        raise
+    sentence = refund_confirmation(plan)
+    if ask:
+        if not typer.confirm(f"{sentence} Go ahead?", default=False):
+            typer.echo("Nothing was refunded.")
+            raise typer.Exit(1)
+    elif not quiet:
+        typer.echo(sentence)
+    return amount
 
 
 @refunds_app.command("list")
@@ -129,10 +176,10 @@ def list_cmd(
     if as_json:
         _dump(rows)
         return
-    table = Table("request", "created (UTC)", "charge", "amount", "status", "by", "approved by",
+    table = Table("request", "created", "charge", "amount", "status", "by", "approved by",
                   "refund", "error")
     for r in rows:
-        table.add_row(r["id"], _time(r["created"]), r["charge"], r["amount_display"], r["status"],
+        table.add_row(r["id"], _time(r["created"]), r["charge"], money(r["amount"], r["currency"]), r["status"],
                       r["requested_by"], r["approved_by"] or "", r["refund_id"] or "",
                       (r["error"] or "")[:60])
     console = _console()
@@ -156,11 +203,11 @@ def show_cmd(request_id: str = typer.Argument(...), as_json: bool = JSON) -> Non
     console = _console()
     row = view["request"]
     _print_request(row, console)
-    console.print(f"  requested by {row['requested_by']} at {_time(row['created'])} UTC; "
+    console.print(f"  requested by {row['requested_by']} at {_time(row['created'])}; "
                   f"idempotency key {row['idempotency_key']}")
     if row.get("approval_reason"):
         console.print(f"  approval: {escape(row['approval_reason'])}")
-    table = Table("at (UTC)", "actor", "action", "note", title="Audit trail")
+    table = Table("at", "actor", "action", "note", title="Audit trail")
     for entry in view["audit"]:
         table.add_row(_time(entry["at"]), entry["actor"], entry["action"],
                       escape(entry["note"] or ""))
@@ -292,8 +339,11 @@ def bulk_cmd(
     if dry_run:
         for problem in report.problems:
             console.print(f"[red]{escape(str(problem))}[/red]")
+        from disputedesk.domain.bulk import bulk_confirmation
+
         console.print(f"{report.total} row(s) checked, {len(report.problems)} problem(s); "
                       "nothing was refunded")
+        console.print(f"Without --dry-run: {bulk_confirmation(report.planned, len(report.problems))}")
         if report.problems:
             raise typer.Exit(2)
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
@@ -11,20 +10,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from disputedesk.cli._common import open_deps as _deps
-from disputedesk.domain.money import format_money
+from disputedesk.cli._show import money
+from disputedesk.cli._show import when as _when
 
 rules_app = typer.Typer(help="Automation rules: check, dry-run, backtest, decisions.",
                         no_args_is_help=True)
 
 
-def _when(ts) -> str:
-    if ts is None:
-        return ""
-    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%d %H:%M")
-
 
 def _money_map(values: dict) -> str:
-    return ", ".join(format_money(v, c) for c, v in sorted(values.items()) if v) or "-"
+    return ", ".join(money(v, c) for c, v in sorted(values.items()) if v) or "-"
 
 
 @rules_app.command("check")

@@ -62,8 +62,8 @@ def list_cmd(
         for row in rows:
             typer.echo(json.dumps(row))
         return
-    table = Table("id", "name", "prefix", "role", "owner", "kind", "created (UTC)",
-                  "last used (UTC)", "revoked (UTC)")
+    table = Table("id", "name", "prefix", "role", "owner", "kind", "created",
+                  "last used", "revoked")
     for row in rows:
         table.add_row(row["id"], row["name"], row["prefix"] + "…", row["role"], row["owner"] or "",
                       row["kind"],

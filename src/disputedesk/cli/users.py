@@ -7,7 +7,6 @@ command prints a one-time sign-in link instead.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from disputedesk.cli._show import when as fmt_time
 from disputedesk.cli._common import ACTOR as ACTOR_OPTION
 from disputedesk.cli._common import actor_name as cli_actor
 from disputedesk.cli._common import bootstrap_or_person, open_deps
@@ -24,11 +24,6 @@ users_app = typer.Typer(help="Dashboard users and their roles.", no_args_is_help
 
 ROLE_HELP = "One of: " + ", ".join(ROLES) + "."
 
-
-def fmt_time(value: float | None) -> str:
-    if value is None:
-        return ""
-    return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _base_url(deps, base_url: str | None) -> str:
@@ -125,7 +120,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="One JSON object
         for row in rows:
             typer.echo(json.dumps(row))
         return
-    table = Table("id", "user", "role", "status", "last sign-in (UTC)", "created (UTC)")
+    table = Table("id", "user", "role", "status", "last sign-in", "created")
     for row in rows:
         status = "disabled" if row["disabled"] else ("active" if row["has_password"]
                                                      else "no password yet")

@@ -483,3 +483,41 @@ def read_result_csv(data: str) -> list[BulkResult]:
         out.append(BulkResult(row=int(record[0]), refund_id=record[1] or None,
                               status=record[2], error=record[3] or None))
     return out
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    """What a checked row would refund (a dry run's outcome for a valid row)."""
+
+    row: int
+    charge: str
+    amount: int
+    currency: str
+    full: bool
+
+
+def totals_by_currency(planned: Iterable[PlannedRow]) -> dict[str, tuple[int, int]]:
+    """currency -> (rows, total in minor units)."""
+    out: dict[str, tuple[int, int]] = {}
+    for p in planned:
+        rows, total = out.get(p.currency, (0, 0))
+        out[p.currency] = (rows + 1, total + p.amount)
+    return out
+
+
+def bulk_confirmation(planned: Iterable[PlannedRow], problems: int,
+                      locale: str | None = None) -> str:
+    """The sentence people confirm before a bulk run: how many rows, how much per currency,
+    and how many will not be refunded."""
+    from disputedesk.domain.money import format_amount
+
+    totals = totals_by_currency(planned)
+    count = sum(rows for rows, _ in totals.values())
+    parts = [f"{format_amount(total, cur, locale)} ({rows} row{'' if rows == 1 else 's'})"
+             for cur, (rows, total) in sorted(totals.items())]
+    text = (f"Refund {count} row{'' if count == 1 else 's'}: {', '.join(parts)}." if count
+            else "No row can be refunded.")
+    if problems:
+        text += (f" {problems} row{' has a problem' if problems == 1 else 's have problems'} "
+                 "and will not be refunded.")
+    return text

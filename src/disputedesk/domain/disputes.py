@@ -413,3 +413,22 @@ def classify_outcome(dispute: Mapping[str, Any]) -> Outcome | None:
         currency=dispute.get("currency"), money=money, countered=was_countered(dispute),
         full_win=full_win, notes=tuple(notes),
     )
+
+
+def submit_confirmation(dispute_id: str, amount: int, currency: str, reason: str | None,
+                        locale: str | None = None) -> str:
+    """What submitting does, in the sentence people confirm."""
+    from disputedesk.domain.money import format_amount
+
+    return (f"Submit this evidence to Stripe for dispute {dispute_id} "
+            f"({format_amount(amount, currency, locale)}, {reason or 'no reason given'}); "
+            "it cannot be changed afterwards.")
+
+
+def accept_confirmation(dispute_id: str, amount: int, currency: str,
+                        locale: str | None = None) -> str:
+    """What accepting does, in the sentence people confirm."""
+    from disputedesk.domain.money import format_amount
+
+    return (f"Accept dispute {dispute_id}: {format_amount(amount, currency, locale)} stays with "
+            "the cardholder, the dispute closes as lost and no evidence can be sent afterwards.")

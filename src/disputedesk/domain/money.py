@@ -156,3 +156,36 @@ def parse_money(text: str, default_currency: str | None = None) -> Money:
 def format_money(amount: int, currency: str) -> str:
     """``1250, "eur"`` -> ``"12.50 EUR"``; ``1500, "jpy"`` -> ``"1500 JPY"``."""
     return f"{to_major(amount, currency)} {_code(currency).upper()}"
+
+
+def people_locale() -> str:
+    """The locale amounts are shown in: ``DISPUTEDESK_LOCALE``, else the environment's
+    (``LC_ALL``, ``LC_MONETARY``, ``LANG``), else ``en_US``."""
+    import os
+
+    from babel import default_locale
+
+    chosen = os.environ.get("DISPUTEDESK_LOCALE") or default_locale("LC_MONETARY") or ""
+    if not chosen or chosen.startswith(("C", "POSIX", "en_US_POSIX")):
+        return "en_US"
+    return chosen
+
+
+def format_amount(amount: int, currency: str, locale: str | None = None) -> str:
+    """An amount as people read it, in their locale, always with the ISO code: ``1250, "eur"``
+    -> ``"12.50 EUR"`` (en), ``"12,50 EUR"`` (de); ``150000, "jpy"`` -> ``"150,000 JPY"``.
+
+    Babel's ``format_currency`` places the locale's separators; the number of decimals comes
+    from the desk's exponent table (Stripe's zero- and three-decimal rules), not from CLDR's.
+    Evidence text and other words sent to Stripe use :func:`format_money` (no locale)."""
+    from babel.core import Locale, UnknownLocaleError
+    from babel.numbers import format_currency
+
+    exp = exponent(currency)
+    pattern = "#,##0" + ("." + "0" * exp if exp else "") + " ¤¤"
+    try:
+        where = Locale.parse(locale or people_locale())
+    except (UnknownLocaleError, ValueError, TypeError):
+        where = Locale.parse("en_US")
+    return format_currency(to_major(amount, currency), _code(currency).upper(), format=pattern,
+                           locale=where, currency_digits=False)

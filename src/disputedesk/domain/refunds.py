@@ -738,3 +738,20 @@ def find_refund_for_request(refunds: Iterable[Mapping[str, Any]],
         if (refund.get("metadata") or {}).get(REQUEST_METADATA_KEY) == request_id:
             return refund
     return None
+
+
+def refund_confirmation(plan: RefundPlan, locale: str | None = None) -> str:
+    """What a refund will do, in one sentence people confirm: "Refund 12.50 EUR of 40.00 EUR on
+    ch_...; 27.50 EUR will remain." (amounts in the reader's locale, always with the currency)."""
+    from disputedesk.domain.money import format_amount
+
+    left = plan.balance.left
+    remain = left - plan.amount
+
+    def show(minor: int) -> str:
+        return format_amount(minor, plan.currency, locale)
+
+    if plan.full or remain <= 0:
+        return f"Refund all {show(plan.amount)} left on {plan.charge}; nothing will remain."
+    return (f"Refund {show(plan.amount)} of {show(left)} on {plan.charge}; "
+            f"{show(remain)} will remain.")

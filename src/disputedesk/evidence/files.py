@@ -35,8 +35,8 @@ from disputedesk.evidence.limits import (
     MAX_PAGES,
     TOTAL_FILES_MAX_BYTES,
     FileUse,
-    mb,
     page_limit,
+    size_text,
 )
 
 MAX_UPLOAD_BYTES = 50_000_000   # what the desk accepts before fitting
@@ -243,8 +243,8 @@ def load_document(filename: str, data: bytes, *, verify: bool = True) -> Documen
     if not data:
         raise ValidationError(f"'{filename}' is empty", param="file", hint="choose the file again")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationError(f"'{filename}' is {mb(len(data))}", param="file",
-                              hint=f"upload files under {mb(MAX_UPLOAD_BYTES)}")
+        raise ValidationError(f"'{filename}' is {size_text(len(data))}", param="file",
+                              hint=f"upload files under {size_text(MAX_UPLOAD_BYTES)}")
     kind = sniff_type(data)
     if kind is None:
         raise ValidationError(
@@ -534,7 +534,7 @@ def fit_packet(
             exhausted.add(name)
             continue
         smaller = build_field_file(name, docs[name], current.level + 1)
-        steps.append(f"{name}: level {smaller.level}, {mb(current.size)} -> {mb(smaller.size)}")
+        steps.append(f"{name}: level {smaller.level}, {size_text(current.size)} -> {size_text(smaller.size)}")
         files[name] = smaller if smaller.size <= current.size else PacketFile(
             **{**current.__dict__, "level": smaller.level})
 
@@ -542,17 +542,17 @@ def fit_packet(
     too_big = [f for f in files.values() if f.size > per_file]
     if too_big or total > budget:
         listing = ", ".join(
-            f"{f.field} {mb(f.size)} ({len(f.sources)} document{'s' if len(f.sources) != 1 else ''}, "
+            f"{f.field} {size_text(f.size)} ({len(f.sources)} document{'s' if len(f.sources) != 1 else ''}, "
             f"{f.pages} page{'s' if f.pages != 1 else ''})"
             for f in sorted(files.values(), key=lambda f: -f.size))
         if too_big:
             worst = max(too_big, key=lambda f: f.size)
-            message = (f"the file for '{worst.field}' is still {mb(worst.size)} after the strongest "
-                       f"compression, {mb(worst.size - per_file)} over the {mb(per_file)} limit for one file")
+            message = (f"the file for '{worst.field}' is still {size_text(worst.size)} after the strongest "
+                       f"compression, {size_text(worst.size - per_file)} over the {size_text(per_file)} limit for one file")
             param = worst.field
         else:
-            message = (f"the evidence files total {mb(total)} after the strongest compression, "
-                       f"{mb(total - budget)} over the {mb(budget)} combined limit")
+            message = (f"the evidence files total {size_text(total)} after the strongest compression, "
+                       f"{size_text(total - budget)} over the {size_text(budget)} combined limit")
             param = max(files.values(), key=lambda f: f.size).field
         raise PacketTooLarge(
             f"{message}: {listing}", param=param,

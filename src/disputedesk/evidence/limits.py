@@ -72,8 +72,13 @@ def page_limit(brand: str | None) -> int:
     return MASTERCARD_MAX_PAGES if (brand or "").lower() == "mastercard" else MAX_PAGES
 
 
-def mb(size: int) -> str:
-    """Bytes as decimal megabytes, two decimals: ``4_512_000`` -> ``"4.51 MB"``."""
+def size_text(size: int) -> str:
+    """A size as people read it, in decimal units as Stripe states its limits:
+    ``812`` -> ``"812 bytes"``, ``12_300`` -> ``"12.3 kB"``, ``4_512_000`` -> ``"4.51 MB"``."""
+    if abs(size) < 1000:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    if abs(size) < 1_000_000:
+        return f"{size / 1000:.1f} kB"
     return f"{size / 1_000_000:.2f} MB"
 
 
@@ -166,17 +171,17 @@ def validate_files(files: Mapping[str, FileUse], *, brand: str | None = None) ->
         if use.size > FILE_MAX_BYTES:
             out.append(Violation(
                 name, "file_too_large",
-                f"the file for '{name}' is {mb(use.size)}, {mb(use.size - FILE_MAX_BYTES)} over the "
-                f"{mb(FILE_MAX_BYTES)} limit for one file",
+                f"the file for '{name}' is {size_text(use.size)}, {size_text(use.size - FILE_MAX_BYTES)} over the "
+                f"{size_text(FILE_MAX_BYTES)} limit for one file",
                 "downscale its images or split it; the fitter does this for PNG, JPEG and image PDFs",
                 FILE_MAX_BYTES, use.size))
     if total > TOTAL_FILES_MAX_BYTES:
         biggest = sorted(files.items(), key=lambda kv: -kv[1].size)[:3]
-        names = ", ".join(f"{n} ({mb(u.size)})" for n, u in biggest)
+        names = ", ".join(f"{n} ({size_text(u.size)})" for n, u in biggest)
         out.append(Violation(
             None, "files_too_large",
-            f"the evidence files total {mb(total)}, {mb(total - TOTAL_FILES_MAX_BYTES)} over the "
-            f"{mb(TOTAL_FILES_MAX_BYTES)} combined limit (a file attached twice counts twice)",
+            f"the evidence files total {size_text(total)}, {size_text(total - TOTAL_FILES_MAX_BYTES)} over the "
+            f"{size_text(TOTAL_FILES_MAX_BYTES)} combined limit (a file attached twice counts twice)",
             f"shrink or drop the largest: {names}", TOTAL_FILES_MAX_BYTES, total))
     limit = page_limit(brand)
     if pages > limit:

@@ -8,7 +8,14 @@ Library functions (each owns its transactions) and ``install(deps)``, which subs
 
 from __future__ import annotations
 
-from disputedesk.services.refunds.bulk import BulkReport, job_status, load_job, run_bulk
+from disputedesk.services.refunds.bulk import RUN_JOB as BULK_RUN_JOB
+from disputedesk.services.refunds.bulk import (
+    BulkReport,
+    job_status,
+    load_job,
+    run_bulk,
+    run_job_slice,
+)
 from disputedesk.services.refunds.charges import (
     fetch_bundle,
     load_bundle,
@@ -25,6 +32,8 @@ from disputedesk.services.refunds.core import (
     cancel_request,
     heal,
     list_requests,
+    policy,
+    preview_refund,
     refresh_request,
     reject_request,
     request_refund,
@@ -46,6 +55,7 @@ __all__ = [
     "list_requests",
     "load_bundle",
     "load_job",
+    "preview_refund",
     "refresh_request",
     "reject_request",
     "request_refund",
@@ -74,3 +84,4 @@ def install(deps) -> None:
     deps.jobs.register(HEAL_JOB, _heal_job)
     deps.jobs.every(HEAL_JOB, HEAL_INTERVAL_SECONDS)
     deps.jobs.register(NOTIFY_JOB, follow.notify_failed, max_attempts=5)
+    deps.jobs.register(BULK_RUN_JOB, run_job_slice)  # dashboard bulk jobs, once confirmed

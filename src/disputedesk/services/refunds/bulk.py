@@ -26,9 +26,11 @@ from disputedesk.domain.bulk import (
     BulkFileInvalid,
     BulkResult,
     BulkRow,
+    PlannedRow,
     Problem,
     parse_bulk_csv,
     result_csv,
+    totals_by_currency,
     with_key,
 )
 from disputedesk.domain.refunds import plan_refund
@@ -60,6 +62,7 @@ class BulkReport:
     results: list[BulkResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     interrupted: bool = False
+    planned: list[PlannedRow] = field(default_factory=list)  # a dry run's valid rows
 
     @property
     def counts(self) -> dict[str, int]:
@@ -75,7 +78,10 @@ class BulkReport:
         return {"job_id": self.job_id, "dry_run": self.dry_run, "total": self.total,
                 "interrupted": self.interrupted, "counts": self.counts,
                 "problems": [p.to_dict() for p in self.problems],
-                "results": [r.__dict__ for r in self.results]}
+                "results": [r.__dict__ for r in self.results],
+                "planned": [p.__dict__ for p in self.planned],
+                "totals": {cur: {"rows": rows, "amount": total}
+                           for cur, (rows, total) in totals_by_currency(self.planned).items()}}
 
 
 def default_concurrency(settings) -> int:
@@ -89,25 +95,56 @@ def _decode(data: bytes | str) -> str:
 
 # --- dry run ---------------------------------------------------------------------------------------
 
-def _check_row(deps, row: BulkRow, live: bool | None) -> Problem | None:
+def _check_row(deps, row: BulkRow, live: bool | None) -> Problem | PlannedRow:
     try:
         charge_id, _ = resolve_charge_id(deps, row.target, row.target_type, live=live)
         bundle = load_bundle(deps, charge_id, live=live)
         with deps.store.read() as conn:
             in_flight = records.open_on_charge(conn, charge_id)
-        plan_refund(bundle.charge, amount=row.amount, reason=row.reason, metadata=row.metadata,
-                    refunds=bundle.refunds, disputes=bundle.disputes, in_flight=in_flight,
-                    request_id=row.key)
+        plan = plan_refund(bundle.charge, amount=row.amount, reason=row.reason,
+                           metadata=row.metadata, refunds=bundle.refunds,
+                           disputes=bundle.disputes, in_flight=in_flight, request_id=row.key)
     except DisputeDeskError as exc:
         return Problem(row.row, exc.param or row.target_type, exc.message,
                        exc.hint or "fix or remove the row", exc.code)
-    return None
+    return PlannedRow(row.row, plan.charge, plan.amount, plan.currency, plan.full)
+
+
+def _dry_run(deps, rows: list[BulkRow], workers: int, live: bool | None,
+             progress: Callable[[BulkProgress], None] | None = None,
+             job_id: str | None = None) -> BulkReport:
+    """Every check against every row's charge; nothing is recorded."""
+    state = BulkProgress(total=len(rows))
+    problems: list[Problem] = []
+    planned: list[PlannedRow] = []
+    with ThreadPoolExecutor(workers) as pool:
+        for outcome in pool.map(lambda r: _check_row(deps, r, live), rows):
+            state.done += 1
+            if isinstance(outcome, Problem):
+                problems.append(outcome)
+                state.failed += 1
+            else:
+                planned.append(outcome)
+            if progress:
+                progress(state)
+    bad = {p.row: p.message for p in problems}
+    results = [BulkResult(r.row, None, "invalid" if r.row in bad else "ok", bad.get(r.row))
+               for r in rows]
+    return BulkReport(job_id, True, len(rows), results, problems, planned=planned)
+
+
+def check_job(deps, job_id: str, *, live: bool | None = None) -> BulkReport:
+    """The dry run of a recorded job (the dashboard's review before the explicit confirm)."""
+    job = load_job(deps, job_id)
+    parsed = parse_bulk_csv(job["content"])
+    return _dry_run(deps, _job_rows(parsed, job), default_concurrency(deps.settings), live,
+                    job_id=job_id)
 
 
 # --- jobs --------------------------------------------------------------------------------------------
 
 def _job_for(deps, parsed, content: str, filename: str | None, actor: str,
-             resume: str | None, allow_repeat: bool = False) -> str:
+             resume: str | None, allow_repeat: bool = False, status: str = "running") -> str:
     now = deps.clock.now()
     with deps.store.write() as conn:
         if resume:
@@ -119,16 +156,20 @@ def _job_for(deps, parsed, content: str, filename: str | None, actor: str,
                 bulk_jobs.c.created.desc())).first()
         if job is not None:
             conn.execute(bulk_jobs.update().where(bulk_jobs.c.id == job.id).values(
-                status="running", updated=now))
-            audit.append(conn, at=now, actor=actor, action="refunds.bulk.resumed",
+                status=status, updated=now))
+            audit.append(conn, at=now, actor=actor,
+                         action="refunds.bulk.resumed" if status == "running"
+                         else "refunds.bulk.uploaded",
                          object_type="bulk_job", object_id=job.id)
             return job.id
         job_id = "bulk_" + uuid.uuid4().hex[:20]
         conn.execute(bulk_jobs.insert().values(
             id=job_id, file_hash=parsed.file_hash, filename=filename, content=content,
-            status="running", total_rows=len(parsed.rows), created_by=actor, created=now,
+            status=status, total_rows=len(parsed.rows), created_by=actor, created=now,
             updated=now, allow_repeat=allow_repeat))
-        audit.append(conn, at=now, actor=actor, action="refunds.bulk.started",
+        audit.append(conn, at=now, actor=actor,
+                     action="refunds.bulk.started" if status == "running"
+                     else "refunds.bulk.uploaded",
                      object_type="bulk_job", object_id=job_id,
                      details={"rows": len(parsed.rows), "file_hash": parsed.file_hash,
                               "filename": filename, "allow_repeat": allow_repeat})
@@ -138,11 +179,123 @@ def _job_for(deps, parsed, content: str, filename: str | None, actor: str,
 def prepare_job(deps, data: bytes | str, *, actor: str, filename: str | None = None,
                 allow_repeat: bool = False) -> str:
     """Validate a file (raising :class:`BulkFileInvalid` with every problem) and record its job
-    without running it; run it with ``run_bulk(deps, resume=job_id, ...)``."""
+    as ``checked``: nothing runs until someone confirms it (:func:`confirm_job`). The same file
+    again is the same job (a job running stays running)."""
     content = _decode(data)
     parsed = parse_bulk_csv(content)
     parsed.raise_for_problems()
-    return _job_for(deps, parsed, content, filename, actor, None, allow_repeat)
+    with deps.store.read() as conn:
+        running = conn.execute(sa.select(bulk_jobs.c.id).where(
+            bulk_jobs.c.file_hash == parsed.file_hash, bulk_jobs.c.allow_repeat == allow_repeat,
+            bulk_jobs.c.status.in_(ACTIVE))).first()
+    if running is not None:
+        return running.id
+    return _job_for(deps, parsed, content, filename, actor, None, allow_repeat,
+                    status=CHECKED)
+
+
+# --- the dashboard's bulk jobs: checked, confirmed, run on the job queue in slices ----------------
+
+CHECKED = "checked"        # uploaded and checked; waits for someone to confirm it
+STOPPING = "stopping"      # asked to stop; the run finishes the rows in flight
+ACTIVE = ("running", STOPPING)
+RUN_JOB = "refunds.bulk.run"
+SLICE_SECONDS = 60.0       # one queue job runs this long, then queues the rest (lease: 300 s)
+WATCH_SECONDS = 0.5        # how often a run looks for a Stop press and the end of its slice
+
+
+def _set_status(deps, job_id: str, status: str, *, actor: str, action: str,
+                expect: tuple[str, ...], details: dict | None = None) -> None:
+    from disputedesk.errors import Conflict
+
+    now = deps.clock.now()
+    with deps.store.write() as conn:
+        done = conn.execute(bulk_jobs.update().where(
+            bulk_jobs.c.id == job_id, bulk_jobs.c.status.in_(expect)).values(
+            status=status, updated=now)).rowcount
+        if not done:
+            job = conn.execute(sa.select(bulk_jobs.c.status).where(
+                bulk_jobs.c.id == job_id)).first()
+            if job is None:
+                raise NotFound(f"no bulk job has the id '{job_id}'", object_id=job_id)
+            raise Conflict(f"bulk job {job_id} is {job.status}", object_id=job_id,
+                           hint="reload the page to see where it is")
+        audit.append(conn, at=now, actor=actor, action=action, object_type="bulk_job",
+                     object_id=job_id, details=details or {})
+
+
+def confirm_job(deps, job_id: str, *, actor: str, sentence: str) -> None:
+    """Someone confirmed a checked (or interrupted) job: queue its run on the job queue."""
+    from disputedesk.services.jobs import enqueue
+
+    _set_status(deps, job_id, "running", actor=actor, action="refunds.bulk.confirmed",
+                expect=(CHECKED, "interrupted"), details={"confirmed": sentence})
+    enqueue(deps, RUN_JOB, {"job_id": job_id, "actor": actor}, dedupe_key=f"bulk:{job_id}")
+
+
+def stop_job(deps, job_id: str, *, actor: str) -> str:
+    """Cancel a checked job (nothing ran), or stop a running one (rows in flight finish; it can
+    be resumed). Returns the new status."""
+    job = load_job(deps, job_id)
+    if job["status"] == CHECKED:
+        _set_status(deps, job_id, "canceled", actor=actor, action="refunds.bulk.canceled",
+                    expect=(CHECKED,))
+        return "canceled"
+    _set_status(deps, job_id, STOPPING, actor=actor, action="refunds.bulk.stopping",
+                expect=("running",))
+    return STOPPING
+
+
+def _status_of(deps, job_id: str) -> str | None:
+    with deps.store.read() as conn:
+        return conn.execute(sa.select(bulk_jobs.c.status).where(
+            bulk_jobs.c.id == job_id)).scalar()
+
+
+def run_job_slice(deps, payload: dict) -> None:
+    """The queue job: run a confirmed bulk job for up to SLICE_SECONDS, then queue the rest;
+    a restart loses nothing (the queue job is durable and every row is idempotent)."""
+    import time
+
+    from disputedesk.services.jobs import enqueue
+
+    job_id, actor = payload["job_id"], payload["actor"]
+    if _status_of(deps, job_id) == STOPPING:
+        _finish_stopped(deps, job_id, actor)
+        return
+    if _status_of(deps, job_id) != "running":
+        return  # canceled, done, or taken back meanwhile
+    stop = threading.Event()
+    finished = threading.Event()
+    started = time.monotonic()
+    why: list[str] = []
+
+    def watch() -> None:  # stop at the end of the slice, or when someone presses Stop
+        while not finished.wait(WATCH_SECONDS):
+            if _status_of(deps, job_id) == STOPPING:
+                why.append("person")
+            elif time.monotonic() - started > SLICE_SECONDS:
+                why.append("slice")
+            if why:
+                stop.set()
+                return
+
+    watcher = threading.Thread(target=watch, name=f"bulk-watch-{job_id}", daemon=True)
+    watcher.start()
+    try:
+        report = run_bulk(deps, actor=actor, resume=job_id, stop=stop)
+    finally:
+        finished.set()
+        watcher.join(timeout=2)
+    if report.interrupted and why == ["slice"]:
+        _set_status(deps, job_id, "running", actor=actor, action="refunds.bulk.continued",
+                    expect=("interrupted",))
+        enqueue(deps, RUN_JOB, payload, dedupe_key=f"bulk:{job_id}")
+
+
+def _finish_stopped(deps, job_id: str, actor: str) -> None:
+    _set_status(deps, job_id, "interrupted", actor=actor, action="refunds.bulk.interrupted",
+                expect=(STOPPING,))
 
 
 def _job_rows(parsed, job: dict) -> list[BulkRow]:
@@ -247,20 +400,7 @@ def run_bulk(deps, data: bytes | str | None = None, *, actor: str, filename: str
     state = BulkProgress(total=len(rows))
 
     if dry_run:
-        problems: list[Problem] = []
-        with ThreadPoolExecutor(workers) as pool:
-            for row, problem in zip(rows, pool.map(lambda r: _check_row(deps, r, live), rows)):
-                state.done += 1
-                if problem is not None:
-                    problems.append(problem)
-                    state.failed += 1
-                if progress:
-                    progress(state)
-        bad = {p.row for p in problems}
-        results = [BulkResult(r.row, None, "invalid" if r.row in bad else "ok",
-                              next((p.message for p in problems if p.row == r.row), None))
-                   for r in rows]
-        return BulkReport(None, True, len(rows), results, problems)
+        return _dry_run(deps, rows, workers, live, progress)
 
     job_id = _job_for(deps, parsed, content, filename, actor, resume, allow_repeat)
     job = load_job(deps, job_id)
@@ -341,5 +481,5 @@ def job_status(deps, job_id: str) -> dict[str, Any]:
     return {"job": job, "counts": report.counts, "report": report}
 
 
-__all__ = ["BulkFileInvalid", "BulkProgress", "BulkReport", "job_status", "load_job",
-           "prepare_job", "run_bulk"]
+__all__ = ["BulkFileInvalid", "BulkProgress", "BulkReport", "check_job", "confirm_job",
+           "job_status", "load_job", "prepare_job", "run_bulk", "run_job_slice", "stop_job"]

@@ -34,6 +34,7 @@ from disputedesk.domain.money import Money, format_money
 from disputedesk.domain.refunds import (
     UNSENT_STATES,
     IllegalTransition,
+    RefundPlan,
     RefundRequest,
     RequestedAmount,
     RequestState,
@@ -253,6 +254,20 @@ def request_refund(deps, target: str, *, actor: str, amount: Any = None,
     row = submit_request(deps, rid, actor=actor) if status is RequestState.approved and submit \
         else _reload(deps, rid)
     return RefundOutcome(row, warnings, decision.reason)
+
+
+def preview_refund(deps, target: str, *, amount: Any = None, target_type: str | None = None,
+                   reason: str | None = None, live: bool | None = None,
+                   account: str | None = None) -> RefundPlan:
+    """The checks of :func:`request_refund` without recording anything: what the refund would
+    be (raises what the request would raise). Confirmations are worded from it."""
+    charge_id, _kind = resolve_charge_id(deps, target, target_type, live=live, account=account)
+    bundle = load_bundle(deps, charge_id, live=live, account=account)
+    with deps.store.read() as conn:
+        in_flight = records.open_on_charge(conn, charge_id)
+    return plan_refund(bundle.charge, amount=_amount(amount), reason=reason,
+                       refunds=bundle.refunds, disputes=bundle.disputes,
+                       early_fraud_warnings=bundle.early_fraud_warnings, in_flight=in_flight)
 
 
 class IdempotencyKeyReused(Conflict):

@@ -25,13 +25,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from disputedesk.domain.disputes import NEEDS_RESPONSE_STATUSES, format_time_left
-from disputedesk.domain.money import format_money
+from disputedesk.domain.money import format_amount
 from disputedesk.domain.permissions import Actor
 from disputedesk.web.auth import csrf_token_for, require
 from disputedesk.web.pages_auth import TEMPLATES_DIR
 
 TZ_COOKIE = "dd_tz"
 FLASH_COOKIE = "dd_flash"
+FORM_COOKIE = "dd_form"  # a refused form's errors and input, for the page the redirect shows
 NO_STORE = {"Cache-Control": "no-store"}
 
 # Top-bar sections: (key, label, path, permission needed to see it).
@@ -121,7 +122,7 @@ def fmt_money(amount: Any, currency: Any) -> str:
     if amount is None:
         return "—"
     try:
-        return format_money(int(amount), str(currency or "usd"))
+        return format_amount(int(amount), str(currency or "usd"))
     except Exception:  # an unknown currency in a mirrored document must not break a page
         return f"{amount} {str(currency or '').upper()}"
 
@@ -152,10 +153,37 @@ templates.env.filters.update(money=fmt_money, pretty_json=pretty_json, human=hum
 
 # --- responses ------------------------------------------------------------------------------------
 
+@dataclass
+class FormState:
+    """A refused form: which form (``id``, as the template names it), the message per field
+    (in the order the fields appear) and what the user typed, shown again next to the fields."""
+
+    id: str
+    errors: dict[str, str]
+    values: dict[str, str] = field(default_factory=dict)
+
+    def error(self, form: str, name: str) -> str | None:
+        return self.errors.get(name) if form == self.id else None
+
+    def value(self, form: str, name: str, default: Any = "") -> Any:
+        return self.values.get(name, default) if form == self.id else default
+
+    def has_errors(self, form: str) -> bool:
+        return form == self.id and bool(self.errors)
+
+
+NO_FORM = FormState("", {})
+FORM_VALUE_MAX = 2000  # a cookie holds about 4 kB: longer input is not carried over
+
+
 def render(ctx: PageContext, name: str, section: str, status_code: int = 200,
-           **values: Any) -> HTMLResponse:
+           form: FormState | None = None, **values: Any) -> HTMLResponse:
+    """Render a page; ``form`` (or the one a redirect carried) puts errors next to its fields
+    and in a summary at the top, with what the user typed kept."""
     nav = [(key, label, path) for key, label, path, perm in SECTIONS if ctx.actor.can(perm)]
     messages = pop_flash(ctx.request)
+    carried = pop_form(ctx.request)
+    state = form or carried or NO_FORM
     tz = ctx.tz
 
     def when(value: Any, with_seconds: bool = False) -> str:
@@ -163,16 +191,21 @@ def render(ctx: PageContext, name: str, section: str, status_code: int = 200,
 
     context = {"actor": ctx.actor, "csrf_token": ctx.csrf_token, "nav": nav, "section": section,
                "tz_name": ctx.tz_name, "messages": messages, "when": when, "can": ctx.can,
-               "now": ctx.deps.clock.now(), **values}
+               "now": ctx.deps.clock.now(), "form_state": state, "field_error": state.error,
+               "kept": state.value, "form_has_errors": state.has_errors, **values}
     response = templates.TemplateResponse(ctx.request, name, context, status_code=status_code)
     response.headers.update(NO_STORE)
     if messages:
         response.delete_cookie(FLASH_COOKIE, path="/")
+    if carried is not None:
+        response.delete_cookie(FORM_COOKIE, path="/")
     return response
 
 
-def redirect(path: str, *, flash: str | None = None, kind: str = "ok") -> RedirectResponse:
-    """303 to a same-site path, carrying a one-shot message for the next page."""
+def redirect(path: str, *, flash: str | None = None, kind: str = "ok",
+             form: FormState | None = None) -> RedirectResponse:
+    """303 to a same-site path, carrying a one-shot message (and a refused form's errors and
+    input) for the next page."""
     if not path.startswith("/") or path.startswith("//"):
         path = "/"
     response = RedirectResponse(path, status_code=303, headers=NO_STORE)
@@ -180,7 +213,27 @@ def redirect(path: str, *, flash: str | None = None, kind: str = "ok") -> Redire
         payload = quote(json.dumps({"kind": kind, "text": flash[:500]}))
         response.set_cookie(FLASH_COOKIE, payload, max_age=60, path="/", httponly=True,
                             samesite="lax")
+    if form is not None:
+        payload = quote(json.dumps({
+            "id": form.id, "errors": {k: v[:300] for k, v in form.errors.items()},
+            "values": {k: v for k, v in form.values.items() if len(v) <= FORM_VALUE_MAX}}))
+        response.set_cookie(FORM_COOKIE, payload, max_age=60, path="/", httponly=True,
+                            samesite="lax")
     return response
+
+
+def pop_form(request: Request) -> FormState | None:
+    from urllib.parse import unquote
+
+    raw = request.cookies.get(FORM_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = json.loads(unquote(raw))
+        return FormState(str(value["id"]), {str(k): str(v) for k, v in value["errors"].items()},
+                         {str(k): str(v) for k, v in value.get("values", {}).items()})
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return None
 
 
 def pop_flash(request: Request) -> list[dict[str, str]]:

@@ -21,6 +21,7 @@ from disputedesk.store import mirror as repo
 from disputedesk.store.disputes_tables import OPEN_STATUS_LIST
 from disputedesk.web import params
 from disputedesk.web.pages.common import (
+    FormState,
     PageContext,
     PageError,
     error_text,
@@ -128,8 +129,9 @@ def dispute_page(dispute_id: str, ctx: PageContext = Depends(page("disputes.read
                   history=history, evidence=evidence, evidence_error=evidence_error,
                   template=template, decisions=decisions, budget=budget,
                   text_fields=text_fields, file_fields=sorted(limits.FILE_FIELDS),
-                  text_limit=limits.text_limit, mb=limits.mb, product_types=PRODUCT_TYPES,
-                  open_for_work=open_for_work, time_left=info.get("time_left"),
+                  text_limit=limits.text_limit, size_text=limits.size_text,
+                  product_types=PRODUCT_TYPES, open_for_work=open_for_work,
+                  time_left=info.get("time_left"),
                   reminders_delivery=svc.reminder_delivery(deps) if open_for_work else None)
 
 
@@ -193,8 +195,8 @@ def upload(dispute_id: str, field: str = Form(...), file: UploadFile = File(...)
     data = file.file.read(cap + 1)
     if len(data) > cap:
         return redirect(_back(dispute_id, "#files"), kind="error",
-                        flash=f"The file is over {limits.mb(cap)}; Stripe takes at most "
-                              f"{limits.mb(limits.FILE_MAX_BYTES)} per file.")
+                        flash=f"The file is over {limits.size_text(cap)}; Stripe takes at most "
+                              f"{limits.size_text(limits.FILE_MAX_BYTES)} per file.")
     if not data:
         return redirect(_back(dispute_id, "#files"), flash="Choose a file to upload.",
                         kind="error")
@@ -244,13 +246,31 @@ def submit(dispute_id: str, expected_digest: str = Form(""),
                expected_digest=expected_digest)
 
 
+ACCEPT_FORM = "accept"
+
+
 @router.post("/disputes/{dispute_id}/accept")
 def accept(dispute_id: str, confirm: str = Form(""), confirm_id: str = Form(""),
            note: str = Form(""), ctx: PageContext = Depends(page("disputes.accept"))) -> Response:
-    if confirm != "yes" or confirm_id.strip() != dispute_id:
-        return redirect(_back(dispute_id, "#accept"), kind="error",
-                        flash="To accept, tick the box and type the dispute id: accepting "
-                              "concedes the dispute and cannot be undone.")
-    return _do(dispute_id, "#answer", "Dispute accepted: it is closed as lost.", svc.accept,
-               ctx.deps, dispute_id, actor=ctx.actor.username, confirm=True,
-               note=note.strip() or None)
+    errors = {}
+    if confirm != "yes":
+        errors["confirm"] = "Tick the box: accepting concedes the dispute and cannot be undone."
+    if confirm_id.strip() != dispute_id:
+        errors["confirm_id"] = (f"Type the dispute id, {dispute_id}, to confirm"
+                                + (f" (you typed {confirm_id.strip()[:40]})."
+                                   if confirm_id.strip() else "."))
+    if not errors:
+        try:
+            svc.accept(ctx.deps, dispute_id, actor=ctx.actor.username, confirm=True,
+                       note=note.strip() or None)
+        except DisputeDeskError as exc:
+            field = "note" if getattr(exc, "param", None) == "note" else "confirm"
+            errors[field] = error_text(exc)
+        else:
+            return redirect(_back(dispute_id, "#answer"),
+                            flash="Dispute accepted: it is closed as lost.")
+    # Back to the form, each message next to its field, the note and the id as typed; no
+    # #fragment: the summary at the top links to the fields and app.js focuses the first one.
+    return redirect(_back(dispute_id), form=FormState(
+        ACCEPT_FORM, errors, {"note": note, "confirm_id": confirm_id,
+                              "confirm": "yes" if confirm == "yes" else ""}))

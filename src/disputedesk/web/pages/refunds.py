@@ -4,24 +4,32 @@ the approval queue, bulk upload with live progress and the result file. Every ac
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import secrets
-import threading
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from disputedesk.domain.refunds import RequestState
+from disputedesk.domain.bulk import bulk_confirmation, totals_by_currency
+from disputedesk.domain.refunds import RequestState, refund_confirmation
 from disputedesk.errors import DisputeDeskError, NotFound
 from disputedesk.services import refunds as svc
 from disputedesk.services.refunds import bulk as bulk_svc
 from disputedesk.store.refunds_tables import bulk_jobs
 from disputedesk.web.auth import require_person
 from disputedesk.web.body_limits import size_text
-from disputedesk.web.pages.common import PageContext, PageError, error_text, page, redirect, render
+from disputedesk.web.pages.common import (
+    FormState,
+    PageContext,
+    PageError,
+    error_text,
+    fmt_money,
+    page,
+    redirect,
+    render,
+)
 
 log = logging.getLogger("disputedesk.web.pages.refunds")
 router = APIRouter(include_in_schema=False)
@@ -58,44 +66,106 @@ def refunds_list(ctx: PageContext = Depends(page("refunds.read")), status: str |
                   mirror_refunds=list_mirror_refunds(deps, origin=origin, limit=200))
 
 
-@router.get("/refunds/new", response_class=HTMLResponse)
-def refund_form(ctx: PageContext = Depends(page("refunds.request")),
-                target: str | None = None) -> Response:
+REFUND_FORM = "refund"
+# Which field of the refund form an error is about (the exception's ``param``); others are
+# about the charge itself and point at the charge box.
+_REFUND_FIELDS = {"amount": "amount", "currency": "amount", "reason": "reason", "note": "note",
+                  "mode": "mode"}
+
+
+def _refund_form(ctx: PageContext, target: str, form: FormState | None = None,
+                 status_code: int = 200) -> Response:
     info = None
-    error = None
-    target = (target or "").strip()
     if target:
         try:
             info = svc.show_charge(ctx.deps, target)
         except DisputeDeskError as exc:
-            error = error_text(exc)
-    return render(ctx, "refund_new.html", "refunds", target=target, info=info, error=error,
-                  reasons=REASONS, form_key=secrets.token_urlsafe(16))
+            form = FormState(REFUND_FORM, {"target": error_text(exc)}, {"target": target})
+            status_code = 404 if isinstance(exc, NotFound) else 422
+    return render(ctx, "refund_new.html", "refunds", status_code=status_code, form=form,
+                  target=target, info=info, reasons=REASONS, form_key=secrets.token_urlsafe(16))
+
+
+@router.get("/refunds/new", response_class=HTMLResponse)
+def refund_form(ctx: PageContext = Depends(page("refunds.request")),
+                target: str | None = None) -> Response:
+    return _refund_form(ctx, (target or "").strip())
+
+
+def _refused(ctx: PageContext, target: str, values: dict[str, str],
+             errors: dict[str, str]) -> Response:
+    """The refund form again, the message next to its field, everything typed kept."""
+    return _refund_form(ctx, target, FormState(REFUND_FORM, errors, values), status_code=422)
+
+
+def _error_field(exc: DisputeDeskError) -> str:
+    return _REFUND_FIELDS.get(getattr(exc, "param", None) or "", "target")
+
+
+def _amount_choice(mode: str, amount: str) -> tuple[str | None, dict[str, str]]:
+    """"full" only when chosen; an amount typed is a partial refund; nothing is never "full"."""
+    if mode == "full" and amount:
+        return None, {"amount": "You chose to refund everything left and also typed an amount: "
+                                "clear the amount, or choose \u201cpart of it\u201d."}
+    if mode == "full":
+        return "full", {}
+    if not amount:
+        return None, {"amount": "Type the amount to refund (e.g. 12.50), or choose "
+                                "\u201ceverything left\u201d."}
+    return amount, {}
 
 
 @router.post("/refunds/new")
-def refund_create(target: str = Form(...), amount: str = Form(""), reason: str = Form(""),
-                  note: str = Form(""), form_key: str = Form(""),
+def refund_review(target: str = Form(...), mode: str = Form(""), amount: str = Form(""),
+                  reason: str = Form(""), note: str = Form(""), form_key: str = Form(""),
                   ctx: PageContext = Depends(page("refunds.request"))) -> Response:
-    amount_text = amount.strip() or None  # empty: the full amount left
+    """Step one: check the refund and say exactly what it will do; nothing is recorded yet."""
+    target, amount = target.strip(), amount.strip()
+    values = {"target": target, "mode": mode, "amount": amount, "reason": reason,
+              "note": note}
+    chosen, errors = _amount_choice(mode, amount)
+    if errors:
+        return _refused(ctx, target, values, errors)
+    try:
+        plan = svc.preview_refund(ctx.deps, target, amount=chosen,
+                                  reason=reason if reason in REASONS else None)
+    except DisputeDeskError as exc:
+        return _refused(ctx, target, values, {_error_field(exc): error_text(exc)})
+    return render(ctx, "refund_review.html", "refunds", plan=plan,
+                  sentence=refund_confirmation(plan), values=values, chosen=chosen,
+                  form_key=form_key or secrets.token_urlsafe(16),
+                  warnings=[w.message for w in plan.warnings])
+
+
+@router.post("/refunds/new/confirm")
+def refund_create(target: str = Form(...), amount: str = Form(""), mode: str = Form(""),
+                  reason: str = Form(""), note: str = Form(""), form_key: str = Form(""),
+                  ctx: PageContext = Depends(page("refunds.request"))) -> Response:
+    """Step two: the person confirmed the sentence; record the request and send it."""
+    target, amount = target.strip(), amount.strip()
+    values = {"target": target, "mode": mode, "amount": amount, "reason": reason, "note": note}
+    chosen, errors = _amount_choice(mode, amount)
+    if errors:
+        return _refused(ctx, target, values, errors)
     try:
         outcome = svc.request_refund(
-            ctx.deps, target.strip(), actor=ctx.actor.username, amount=amount_text,
+            ctx.deps, target, actor=ctx.actor.username, amount=chosen,
             reason=reason if reason in REASONS else None, note=note.strip() or None,
             # One form, one request: pressing the button twice never refunds twice.
             client_key=f"form:{form_key}" if form_key else None)
     except DisputeDeskError as exc:
-        return redirect(f"/refunds/new?target={_q(target)}", flash=error_text(exc), kind="error")
+        return _refused(ctx, target, values, {_error_field(exc): error_text(exc)})
     row = outcome.to_dict()["request"]
+    shown = fmt_money(row["amount"], row["currency"])
     if row["status"] == "awaiting_approval":
-        text = (f"Refund of {row['amount_display']} recorded; it needs approval by another "
+        text = (f"Refund of {shown} recorded; it needs approval by another "
                 f"person ({outcome.approval}).")
         kind = "warn"
     elif row["status"] in ("failed", "canceled"):
         text = f"The refund {row['status']}: {row.get('error') or 'see below'}."
         kind = "error"
     else:
-        text = f"Refund of {row['amount_display']} sent to Stripe ({row['status']})."
+        text = f"Refund of {shown} sent to Stripe ({row['status']})."
         kind = "ok"
     if outcome.warnings:
         text += " Warnings: " + "; ".join(w["message"] for w in outcome.warnings)
@@ -126,26 +196,19 @@ def bulk_page(ctx: PageContext = Depends(page("refunds.read"))) -> Response:
     return render(ctx, "bulk.html", "bulk", jobs=jobs)
 
 
-def _start(deps, job_id: str, actor: str) -> None:
-    def run() -> None:
-        try:
-            bulk_svc.run_bulk(deps, actor=actor, resume=job_id)
-        except Exception:  # the job stays 'running'; the page offers to resume it
-            log.exception("bulk job %s stopped", job_id)
-
-    # The request's context goes along, so the job's audit rows name the person and the door.
-    threading.Thread(target=contextvars.copy_context().run, args=(run,), name=f"bulk-{job_id}",
-                     daemon=True).start()
+BULK_FORM = "bulk"
 
 
 @router.post("/refunds/bulk")
 def bulk_upload(file: UploadFile = File(...), allow_repeat: bool = Form(False),
                 ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
+    """Upload: the file is checked and recorded, nothing is refunded; the job's page shows each
+    row's outcome and the totals, and waits for an explicit confirm."""
     cap = ctx.deps.settings.max_upload_bytes
     data = file.file.read(cap + 1)
     if len(data) > cap:
-        return redirect("/refunds/bulk", flash=f"The file is over {size_text(cap)}: split it.",
-                        kind="error")
+        return redirect("/refunds/bulk", form=FormState(BULK_FORM, {
+            "file": f"The file is over {size_text(cap)}: split it into smaller files."}))
     try:
         job_id = bulk_svc.prepare_job(ctx.deps, data, actor=ctx.actor.username,
                                       filename=(file.filename or "bulk.csv")[:200],
@@ -155,9 +218,10 @@ def bulk_upload(file: UploadFile = File(...), allow_repeat: bool = Form(False),
         text = error_text(exc)
         if problems:
             text += " — " + "; ".join(str(p) for p in problems[:10])
-        return redirect("/refunds/bulk", flash=text, kind="error")
-    _start(ctx.deps, job_id, ctx.actor.username)
-    return redirect(f"/refunds/bulk/{job_id}", flash="Bulk file accepted; refunding now.")
+        return redirect("/refunds/bulk", form=FormState(BULK_FORM, {"file": text}))
+    return redirect(f"/refunds/bulk/{job_id}",
+                    flash="File checked: nothing has been refunded. Review the rows, then "
+                          "confirm.", kind="info")
 
 
 def _job(deps, job_id: str) -> dict[str, Any]:
@@ -170,8 +234,38 @@ def _job(deps, job_id: str) -> dict[str, Any]:
 @router.get("/refunds/bulk/{job_id}", response_class=HTMLResponse)
 def bulk_job(job_id: str, ctx: PageContext = Depends(page("refunds.read"))) -> Response:
     found = _job(ctx.deps, job_id)
-    return render(ctx, "bulk_job.html", "bulk", job=found["job"], counts=found["counts"],
-                  rows=found["report"].results, total=found["report"].total)
+    job = found["job"]
+    review = None
+    if job["status"] == bulk_svc.CHECKED:
+        # The dry run, now: what each row would do, the count and total per currency.
+        checked = bulk_svc.check_job(ctx.deps, job_id)
+        review = {"report": checked, "planned": {p.row: p for p in checked.planned},
+                  "totals": totals_by_currency(checked.planned),
+                  "sentence": bulk_confirmation(checked.planned, len(checked.problems))}
+    return render(ctx, "bulk_job.html", "bulk", job=job, counts=found["counts"],
+                  rows=found["report"].results, total=found["report"].total, review=review)
+
+
+@router.post("/refunds/bulk/{job_id}/confirm")
+def bulk_confirm(job_id: str, sentence: str = Form(""),
+                 ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
+    try:
+        bulk_svc.confirm_job(ctx.deps, job_id, actor=ctx.actor.username, sentence=sentence[:500])
+    except DisputeDeskError as exc:
+        return redirect(f"/refunds/bulk/{job_id}", flash=error_text(exc), kind="error")
+    return redirect(f"/refunds/bulk/{job_id}",
+                    flash="Confirmed: the worker is refunding the rows (you can stop it).")
+
+
+@router.post("/refunds/bulk/{job_id}/stop")
+def bulk_stop(job_id: str, ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
+    try:
+        status = bulk_svc.stop_job(ctx.deps, job_id, actor=ctx.actor.username)
+    except DisputeDeskError as exc:
+        return redirect(f"/refunds/bulk/{job_id}", flash=error_text(exc), kind="error")
+    text = ("Canceled: nothing was refunded." if status == "canceled" else
+            "Stopping: the rows in flight finish, then you can resume.")
+    return redirect(f"/refunds/bulk/{job_id}", flash=text, kind="warn")
 
 
 @router.get("/refunds/bulk/{job_id}/status.json")
@@ -196,12 +290,13 @@ def bulk_result(job_id: str, ctx: PageContext = Depends(page("refunds.read"))) -
 
 
 @router.post("/refunds/bulk/{job_id}/resume")
-def bulk_resume(job_id: str, ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
+def bulk_resume(job_id: str, sentence: str = Form(""),
+                ctx: PageContext = Depends(page("refunds.bulk"))) -> Response:
     try:
-        bulk_svc.load_job(ctx.deps, job_id)
+        bulk_svc.confirm_job(ctx.deps, job_id, actor=ctx.actor.username,
+                             sentence=("resume: " + sentence)[:500])
     except DisputeDeskError as exc:
-        return redirect("/refunds/bulk", flash=error_text(exc), kind="error")
-    _start(ctx.deps, job_id, ctx.actor.username)
+        return redirect(f"/refunds/bulk/{job_id}", flash=error_text(exc), kind="error")
     return redirect(f"/refunds/bulk/{job_id}", flash="Resumed: rows already done are skipped.")
 
 

@@ -50,6 +50,27 @@
     setInterval(tick, 30000);
   }
 
+  // A refused form: open what hides the first field in error and move the keyboard focus to it;
+  // the summary's links do the same for their field.
+  function focusField(el) {
+    for (var p = el.parentElement; p; p = p.parentElement) {
+      if (p.tagName === "DETAILS") { p.open = true; }
+    }
+    el.focus();
+    if (el.scrollIntoView) { el.scrollIntoView({ block: "center" }); }
+  }
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    var first = document.querySelector("[aria-invalid=true]");
+    if (first) { focusField(first); } else { summary.focus(); }
+    summary.querySelectorAll("a[href^='#']").forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        var target = document.getElementById(a.getAttribute("href").slice(1));
+        if (target) { ev.preventDefault(); focusField(target); }
+      });
+    });
+  }
+
   // Forms that move money or close things ask once more.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
@@ -93,7 +114,11 @@
             });
             body.appendChild(tr);
           });
-          if (s.job.status === "running" || s.finished < s.total && s.job.status !== "interrupted" && s.job.status !== "done") {
+          var stopForm = document.getElementById("bulk-stop-form");
+          var resumeForm = document.getElementById("bulk-resume-form");
+          if (stopForm) { stopForm.hidden = s.job.status !== "running"; }
+          if (resumeForm) { resumeForm.hidden = s.job.status !== "interrupted"; }
+          if (s.job.status === "running" || s.job.status === "stopping") {
             setTimeout(poll, 800);
           } else {
             job.setAttribute("data-finished", "1");
