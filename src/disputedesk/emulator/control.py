@@ -9,6 +9,7 @@
 - ``GET  /_emulator/deliveries``               webhook delivery log (``?event=&endpoint=&status=``)
 - ``GET|POST /_emulator/faults``               read / change fault injection
 - ``POST /_emulator/seed``                     realistic data set (implemented in ``seed.py``)
+- ``GET  /links/{token}``                      a FileLink's ``url``: the linked file's bytes
 
 An ``account`` field (or the ``Stripe-Account`` header) picks a connected account.
 """
@@ -89,6 +90,9 @@ def _wrap(emulator: Emulator, fn: Handler) -> Callable[[Request], Awaitable[Resp
             result = fn(emulator, request, params)
             if hasattr(result, "__await__"):
                 result = await result
+            if isinstance(result, Response):  # file link downloads
+                result.headers["Request-Id"] = rid
+                return result
             return Response(json.dumps(result), media_type="application/json",
                             headers={"Request-Id": rid})
         except errors.APIError as exc:
@@ -198,6 +202,15 @@ def seed(emulator: Emulator, request: Request, params: dict[str, Any]) -> Any:
         return module.run(emulator, params, account_id=_account_id(request, params))
 
 
+def file_link(emulator: Emulator, request: Request, params: dict[str, Any]) -> Response:
+    """A FileLink's ``url``: the file's bytes, with no API key (as files.stripe.com serves it)."""
+    from .resources import file_links
+
+    with emulator.lock:
+        data, content_type = file_links.download(emulator, request.path_params["token"])
+    return Response(data, media_type=content_type)
+
+
 def control_routes(emulator: Emulator) -> list[Route]:
     table: list[tuple[str, list[str], Handler]] = [
         ("/_emulator/reset", ["POST"], reset),
@@ -208,5 +221,6 @@ def control_routes(emulator: Emulator) -> list[Route]:
         ("/_emulator/faults", ["GET", "POST"], faults),
         ("/_emulator/webhook_faults", ["GET", "POST"], webhook_faults),
         ("/_emulator/seed", ["POST"], seed),
+        ("/links/{token}", ["GET"], file_link),  # not control: FileLink urls (no key, as Stripe)
     ]
     return [Route(path, _wrap(emulator, fn), methods=methods) for path, methods, fn in table]

@@ -193,6 +193,9 @@ class Seeder:
             t, _, _, kind, payload = heapq.heappop(self.actions)
             self.ctx.at = t
             getattr(self, "_do_" + kind)(payload)
+        self.ctx.at = max(self.ctx.at, self.now - 3600)
+        for cust in customers:  # those who never bought still signed up
+            self._add_customer(cust)
         return {"account": self.ctx.account.id, **self.counts,
                 "disputes_by_status": dict(sorted(self.by_status.items())),
                 "disputes_by_reason": dict(sorted(self.by_reason.items()))}
@@ -239,6 +242,7 @@ class Seeder:
 
         i, cust = payload
         ctx, rng = self.ctx, self.rng
+        self._add_customer(cust)
         currency = cust["currency"] if rng.random() < 0.9 else _pick(rng, CURRENCIES)
         metadata = {"order_id": f"ord_{100000 + i}"}
         if cust["ip"]:
@@ -257,6 +261,15 @@ class Seeder:
         self.charges[i] = charge
         self.counts["payment_intents"] += 1
         self.counts["charges"] += 1
+
+    def _add_customer(self, cust: dict[str, Any]) -> None:
+        """The Customer object the charges name, made at its first purchase (no RNG draw, so
+        the rest of the data set is the same with or without customers)."""
+        from .resources import customers
+
+        if cust["id"] not in self.ctx.coll("customer"):
+            customers.add_seeded(self.ctx, cust["id"], created=self.ctx.at, email=cust["email"],
+                                 name=cust["name"])
 
     def _do_refund(self, i: int) -> None:
         from .resources import refunds

@@ -311,6 +311,107 @@ def scenario(d: Driver) -> None:  # noqa: C901 -- one linear walk over every rou
     C("POST", "/v1/webhook_endpoints", {"url": "https://example.com/h",
                                         "enabled_events": ["no.such_event"]}, note="400 event")
 
+    # ------------------------------------------------------------- customers
+    cus = C("POST", "/v1/customers", {
+        "email": "grace@example.com", "name": "Grace", "phone": "+15555550101",
+        "description": "conformance", "metadata": {"tier": "gold"},
+        "address": {"line1": "2 Elm St", "city": "Springfield", "postal_code": "12345",
+                    "country": "US"},
+        "shipping": {"name": "Grace", "address": {"line1": "2 Elm St", "country": "US"}},
+        "payment_method": "pm_card_visa", "preferred_locales": ["en"]})
+    C("POST", "/v1/customers/{id}", {"description": "updated", "metadata": {"k": "v"},
+                                     "invoice_settings": {"footer": "Thanks"}}, id=cus["id"])
+    C("GET", "/v1/customers/{id}", id=cus["id"])
+    C("GET", "/v1/customers/{id}", {"expand": ["sources", "tax_ids",
+                                               "invoice_settings.default_payment_method"]},
+      note="expand", id=cus["id"])
+    C("GET", "/v1/customers/{id}", id="cus_doesnotexist", note="404")
+    C("POST", "/v1/customers", {"email": "not-an-email"}, note="400 email_invalid")
+    page = C("GET", "/v1/customers", {"limit": 3})
+    C("GET", "/v1/customers", {"limit": 2, "starting_after": page["data"][-1]["id"]},
+      note="page")
+    C("GET", "/v1/customers", {"email": "grace@example.com"})
+    paid_by = d.pay("pm_card_visa", customer=cus["id"])
+    gone = C("POST", "/v1/customers", {"name": "Gone"})
+    C("DELETE", "/v1/customers/{id}", id=gone["id"])
+    C("GET", "/v1/customers/{id}", id=gone["id"], note="deleted")
+    C("DELETE", "/v1/customers/{id}", id=gone["id"], note="404 deleted")
+
+    # ------------------------------------------------------------- payment methods
+    pms = C("GET", "/v1/customers/{customer}/payment_methods", {"type": "card"},
+            customer=cus["id"])
+    C("GET", "/v1/customers/{customer}/payment_methods/{id}", customer=cus["id"],
+      id=pms["data"][0]["id"])
+    C("GET", "/v1/customers/{customer}/payment_methods/{id}", customer=cus["id"],
+      id="pm_doesnotexist", note="404")
+    C("GET", "/v1/customers/{customer}/payment_methods", customer="cus_doesnotexist",
+      note="404")
+    C("GET", "/v1/payment_methods/{id}", id=paid_by["payment_method"])
+    C("GET", "/v1/payment_methods/{id}", id="pm_card_mastercard")
+    C("GET", "/v1/payment_methods/{id}", {"expand": ["customer"]}, note="expand",
+      id=paid_by["payment_method"])
+    C("GET", "/v1/payment_methods/{id}", id=ch["source"]["id"], note="legacy card")
+    C("GET", "/v1/payment_methods/{id}", id="pm_doesnotexist", note="404")
+    C("GET", "/v1/payment_methods", {"customer": cus["id"], "type": "card"})
+    C("GET", "/v1/payment_methods", {"limit": 2})
+    C("GET", "/v1/payment_methods", {"type": "nope"}, note="400 enum")
+
+    # ------------------------------------------------------------- accounts
+    acct = C("GET", "/v1/account")
+    C("GET", "/v1/accounts/{id}", id=acct["id"])
+    C("GET", "/v1/accounts/{id}", id="acct_doesnotexist", note="404")
+    C("GET", "/v1/accounts", {"limit": 2})
+
+    # ------------------------------------------------------------- more payment intent ops
+    inc = C("POST", "/v1/payment_intents", {
+        "amount": 4000, "currency": "usd", "confirm": True, "capture_method": "manual",
+        "payment_method": "pm_card_visa",
+        "payment_method_options": {"card": {"request_incremental_authorization":
+                                            "if_available"}}})
+    C("POST", "/v1/payment_intents/{id}/increment_authorization", {"amount": 4500},
+      id=inc["id"])
+    C("POST", "/v1/payment_intents/{id}/increment_authorization", {"amount": 100},
+      note="400 amount", id=inc["id"])
+    C("POST", "/v1/payment_intents/{id}/increment_authorization", {"amount": 5000},
+      note="400 state", id=paid_by["id"])
+    C("POST", "/v1/payment_intents/{id}/capture", id=inc["id"])
+    C("POST", "/v1/payment_intents/{id}/apply_customer_balance", {"amount": 100},
+      note="400 card only", id=open_pi["id"])
+    C("POST", "/v1/payment_intents/{id}/verify_microdeposits", {"amounts": [32, 45]},
+      note="400 state", id=open_pi["id"])
+    C("POST", "/v1/payment_intents/{id}/verify_microdeposits", note="400 parameter_missing",
+      id=open_pi["id"])
+
+    # ------------------------------------------------------------- search
+    C("GET", "/v1/charges/search", {"query": "status:'succeeded' AND amount>1000", "limit": 2})
+    found = C("GET", "/v1/payment_intents/search",
+              {"query": "metadata['order_id']:'o1' OR status:'canceled'", "limit": 1})
+    if found.get("next_page"):
+        C("GET", "/v1/payment_intents/search",
+          {"query": "metadata['order_id']:'o1' OR status:'canceled'", "limit": 1,
+           "page": found["next_page"]}, note="page")
+    C("GET", "/v1/customers/search", {"query": "email~'grace'"})
+    C("GET", "/v1/charges/search", {"query": "status:"}, note="400 query")
+
+    # ------------------------------------------------------------- file links
+    link = C("POST", "/v1/file_links", {"file": f["id"], "metadata": {"a": "b"}})
+    C("POST", "/v1/file_links/{id}", {"metadata": {"c": "d"},
+                                      "expires_at": em.clock.now() + 3600}, id=link["id"])
+    C("GET", "/v1/file_links/{id}", id=link["id"])
+    C("GET", "/v1/file_links/{id}", {"expand": ["file"]}, note="expand", id=link["id"])
+    C("GET", "/v1/file_links/{id}", id="link_doesnotexist", note="404")
+    C("GET", "/v1/file_links", {"limit": 2, "file": f["id"]})
+    C("POST", "/v1/file_links/{id}", {"expires_at": "now"}, id=link["id"])
+    C("POST", "/v1/file_links/{id}", {"expires_at": "now"}, id=link["id"], note="400 expired")
+    C("GET", "/v1/file_links", {"expired": True})
+    C("POST", "/v1/file_links", {"file": "file_doesnotexist"}, note="404")
+
+    # ------------------------------------------------------------- charge refund update
+    C("POST", "/v1/charges/{charge}/refunds/{id}", {"metadata": {"x": "y"}},
+      charge=legacy["latest_charge"], id=lr["data"][0]["id"])
+    C("POST", "/v1/charges/{charge}/refunds/{id}", {"metadata": {"x": "y"}},
+      charge=ch["id"], id=lr["data"][0]["id"], note="404")
+
     # ------------------------------------------------------------- events, protocol errors
     events = C("GET", "/v1/events", {"limit": 3})
     C("GET", "/v1/events/{id}", id=events["data"][0]["id"])
@@ -329,7 +430,7 @@ def scenario(d: Driver) -> None:  # noqa: C901 -- one linear walk over every rou
 
 LISTS = ("/v1/payment_intents", "/v1/charges", "/v1/refunds", "/v1/disputes",
          "/v1/radar/early_fraud_warnings", "/v1/balance_transactions", "/v1/files",
-         "/v1/webhook_endpoints")
+         "/v1/webhook_endpoints", "/v1/customers", "/v1/payment_methods", "/v1/file_links")
 
 
 def walk_lists(d: Driver) -> None:
@@ -417,6 +518,24 @@ PARAM_ROUTES: dict[str, str] = {
     "POST /v1/webhook_endpoints/{id}": "WebhookEndpointUpdateParams",
     "GET /v1/webhook_endpoints": "WebhookEndpointListParams",
     "GET /v1/balance_transactions": "BalanceTransactionListParams",
+    "POST /v1/payment_intents/{id}/increment_authorization":
+        "PaymentIntentIncrementAuthorizationParams",
+    "POST /v1/payment_intents/{id}/apply_customer_balance":
+        "PaymentIntentApplyCustomerBalanceParams",
+    "POST /v1/payment_intents/{id}/verify_microdeposits": "PaymentIntentVerifyMicrodepositsParams",
+    "GET /v1/charges/search": "ChargeSearchParams",
+    "GET /v1/payment_intents/search": "PaymentIntentSearchParams",
+    "GET /v1/customers/search": "CustomerSearchParams",
+    "POST /v1/customers": "CustomerCreateParams",
+    "POST /v1/customers/{id}": "CustomerUpdateParams",
+    "GET /v1/customers": "CustomerListParams",
+    "GET /v1/payment_methods": "PaymentMethodListParams",
+    "GET /v1/customers/{customer}/payment_methods": "CustomerListPaymentMethodsParams",
+    "GET /v1/accounts": "AccountListParams",
+    "POST /v1/file_links": "FileLinkCreateParams",
+    "POST /v1/file_links/{id}": "FileLinkUpdateParams",
+    "GET /v1/file_links": "FileLinkListParams",
+    "POST /v1/charges/{charge}/refunds/{id}": "RefundUpdateParams",
 }
 
 
@@ -494,8 +613,10 @@ def _base(d: Driver, template: str) -> tuple[dict[str, Any], dict[str, str]]:
         return {"amount": 1000, "currency": "usd"}, {}
     if template == "/v1/charges":
         return {"amount": 1000, "currency": "usd", "source": "tok_visa"}, {}
+    if template.endswith("/search"):
+        return {"query": "created>0"}, {}
     if template.startswith("/v1/payment_intents/{id}"):
-        manual = template.endswith("capture")
+        manual = template.endswith(("capture", "increment_authorization"))
         pi = d.call("POST", "/v1/payment_intents", {
             "amount": 1000, "currency": "usd", "payment_method": "pm_card_visa",
             "confirm": manual, **({"capture_method": "manual"} if manual else {})})
@@ -517,6 +638,20 @@ def _base(d: Driver, template: str) -> tuple[dict[str, Any], dict[str, str]]:
         d.emulator.advance(2)
         du = d.call("GET", "/v1/disputes", {"payment_intent": pi["id"]})["data"][0]
         return {}, {"dispute": du["id"]}
+    if template == "/v1/customers/{id}" or template.startswith("/v1/customers/{customer}"):
+        cus = d.call("POST", "/v1/customers", {"name": "Param"})
+        return {}, {"id": cus["id"], "customer": cus["id"]}
+    if template.startswith("/v1/file_links"):
+        f = d.call("POST", "/v1/files", {"purpose": "dispute_evidence"},
+                   files={"file": ("receipt.pdf", PDF, "application/pdf")})
+        if template == "/v1/file_links":
+            return {"file": f["id"]}, {}
+        return {}, {"id": d.call("POST", "/v1/file_links", {"file": f["id"]})["id"]}
+    if template == "/v1/charges/{charge}/refunds/{id}":
+        ch = d.call("POST", "/v1/charges", {"amount": 1000, "currency": "usd",
+                                            "source": "tok_visa"})
+        refund = d.call("POST", "/v1/refunds", {"charge": ch["id"]})
+        return {}, {"charge": ch["id"], "id": refund["id"]}
     if template == "/v1/webhook_endpoints":
         return {"url": "https://example.com/h", "enabled_events": ["charge.succeeded"]}, {}
     if template == "/v1/webhook_endpoints/{id}":

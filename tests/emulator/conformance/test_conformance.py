@@ -28,6 +28,7 @@ EMITTED = {
     "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
     "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated",
     "radar.early_fraud_warning.created", "radar.early_fraud_warning.updated",
+    "customer.created", "customer.updated", "customer.deleted",
 }
 
 
@@ -92,9 +93,12 @@ def test_every_served_route_is_driven_with_success_and_errors(records: list[Any]
     failed = {r.operation for r in records if r.source == "response" and r.status >= 400}
     assert routes - ok - failed == {"GET /v1/files/{file}/contents"}  # bytes: test_files.py
     # no success possible: only `requires_action` refunds (not card refunds) can be canceled
-    # or expired; both answer Stripe's 400 here, and their error bodies are checked
+    # or expired, only customer_balance / bank-debit intents funded or verified; all answer
+    # Stripe's 400 here (the emulator's intents are card only), their error bodies checked
     assert routes - ok == {"GET /v1/files/{file}/contents", "POST /v1/refunds/{id}/cancel",
-                           "POST /v1/test_helpers/refunds/{id}/expire"}
+                           "POST /v1/test_helpers/refunds/{id}/expire",
+                           "POST /v1/payment_intents/{id}/apply_customer_balance",
+                           "POST /v1/payment_intents/{id}/verify_microdeposits"}
     kinds = Counter(r.status for r in records if r.source == "response")
     assert {400, 401, 402, 404} <= set(kinds)
     assert {n for r in records for n in [r.note] if n} >= {"expand", "list expand", "page"}

@@ -10,6 +10,7 @@ import importlib
 from types import ModuleType
 
 MODULES = (
+    "search",  # first: its /v1/charges/search must win over /v1/charges/{id}
     "payment_intents",
     "charges",
     "refunds",
@@ -19,6 +20,10 @@ MODULES = (
     "disputes",
     "files",
     "early_fraud_warnings",
+    "customers",
+    "payment_methods",
+    "accounts",
+    "file_links",
 )
 
 

@@ -125,8 +125,11 @@ def create_charge(ctx: "Ctx", *, amount: int, currency: str, card: TestCard,
                   statement_descriptor: str | None = None,
                   statement_descriptor_suffix: str | None = None,
                   transfer_group: str | None = None,
-                  billing: dict[str, Any] | None = None) -> Obj:
+                  billing: dict[str, Any] | None = None, incremental: bool = False) -> Obj:
     """Create the charge for one payment attempt; a declined card gives a ``failed`` charge.
+
+    ``incremental``: the authorization may be incremented (an uncaptured charge whose
+    PaymentIntent asked ``request_incremental_authorization=if_available``).
 
     Emits ``charge.succeeded`` / ``charge.failed``; calls the ``charge_succeeded`` hook when
     the charge is captured.
@@ -192,6 +195,9 @@ def create_charge(ctx: "Ctx", *, amount: int, currency: str, card: TestCard,
     }
     if captured:
         charge["balance_transaction"] = _book(ctx, charge)["id"]
+    elif incremental and not declined:
+        charge["payment_method_details"]["card"]["incremental_authorization"]["status"] = \
+            "available"
     ctx.coll(TYPE).add(charge, {"card": card})
     if declined:
         ctx.emit("charge.failed", charge)

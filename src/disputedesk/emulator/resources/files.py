@@ -156,7 +156,9 @@ def create_file(ctx: Any, *, purpose: str, filename: str, content: bytes,
         if purpose not in LINKABLE:
             raise errors.invalid(f"Cannot create a file link for a file with purpose "
                                  f"'{purpose}'.", param="file_link_data[create]")
-        obj["links"]["data"].append(_new_link(ctx, obj, link))
+        new = _new_link(ctx, obj, link)
+        obj["links"]["data"].append(new)
+        ctx.coll("file_link").add(new)  # the same dict: /v1/file_links updates show here
     ctx.coll("file").add(obj, {"content": content, "pages": pages,
                               "content_type": CONTENT_TYPES.get(kind or "", "application/octet-stream")})
     return obj
@@ -167,11 +169,16 @@ def _new_link(ctx: Any, file_obj: Obj, link: dict[str, Any]) -> Obj:
     if expires_at is not None and expires_at <= ctx.now():
         raise errors.invalid("The link's expires_at must be in the future.",
                              param="file_link_data[expires_at]")
-    meta = params.apply_metadata({}, link)
+    return new_link(ctx, file_obj, expires_at=expires_at,
+                    metadata=params.apply_metadata({}, link))
+
+
+def new_link(ctx: Any, file_obj: Obj, *, expires_at: int | None,
+             metadata: dict[str, str]) -> Obj:
     token = ctx.emulator.ids.token(40)
     return {"id": ctx.new_id("file_link"), "object": "file_link", "created": ctx.now(),
             "expired": False, "expires_at": expires_at, "file": file_obj["id"], "livemode": False,
-            "metadata": meta, "url": f"{_files_base(ctx)}/links/{token}"}
+            "metadata": metadata, "url": f"{_files_base(ctx)}/links/{token}"}
 
 
 def _files_base(ctx: Any) -> str:

@@ -12,7 +12,7 @@ from ..cards import TestCard
 from ..render import optional
 from ..routing import Route
 from ..state import Obj
-from . import charges
+from . import charges, payment_methods
 
 if TYPE_CHECKING:
     from ..context import Ctx
@@ -99,23 +99,7 @@ def build(ctx: "Ctx", *, amount: int, currency: str, customer: str | None,
 
 
 def payment_method_object(ctx: "Ctx", pm_id: str, card: TestCard, customer: str | None) -> Obj:
-    return {
-        "id": pm_id, "object": "payment_method", "allow_redisplay": "unspecified",
-        "billing_details": charges.billing_details(),
-        "card": {"brand": card.brand, "checks": {"address_line1_check": None,
-                                                 "address_postal_code_check": None,
-                                                 "cvc_check": "unchecked"},
-                 "country": card.country, "display_brand": card.brand,
-                 "exp_month": card.exp_month, "exp_year": card.exp_year,
-                 "fingerprint": charges.fingerprint(card), "funding": card.funding,
-                 "generated_from": None, "last4": card.last4,
-                 "networks": {"available": [card.brand], "preferred": None},
-                 "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True},
-                 "wallet": None},
-        "created": ctx.now(), "customer": customer, "customer_account": None, "livemode": False,
-        "metadata": {},
-        "type": "card",
-    }
+    return payment_methods.build(ctx, pm_id, card, customer)
 
 
 def resolve_payment_method(ctx: "Ctx", name: str, customer: str | None,
@@ -143,6 +127,7 @@ def create_payment_intent(ctx: "Ctx", *, amount: int, currency: str, customer: s
                           shipping: dict[str, Any] | None = None,
                           setup_future_usage: str | None = None,
                           transfer_group: str | None = None,
+                          card_options: dict[str, Any] | None = None,
                           extra: dict[str, Any] | None = None) -> Obj:
     pi = build(ctx, amount=amount, currency=currency, customer=customer, description=description,
                metadata=dict(metadata or {}), receipt_email=receipt_email,
@@ -151,6 +136,7 @@ def create_payment_intent(ctx: "Ctx", *, amount: int, currency: str, customer: s
                statement_descriptor_suffix=statement_descriptor_suffix, shipping=shipping,
                setup_future_usage=setup_future_usage, transfer_group=transfer_group)
     pi.update(extra or {})
+    pi["payment_method_options"]["card"].update(card_options or {})
     if payment_method is not None:
         pm_id, card = resolve_payment_method(ctx, payment_method, customer)
         pi["payment_method"] = pm_id
@@ -188,7 +174,9 @@ def confirm_payment_intent(ctx: "Ctx", pi: Obj, payment_method: str | None = Non
         metadata=pi["metadata"], receipt_email=pi["receipt_email"], payment_intent=pi["id"],
         shipping=pi["shipping"], statement_descriptor=pi["statement_descriptor"],
         statement_descriptor_suffix=pi["statement_descriptor_suffix"],
-        transfer_group=pi["transfer_group"])
+        transfer_group=pi["transfer_group"],
+        incremental=manual and _card_option(pi, "request_incremental_authorization")
+        == "if_available")
     pi["latest_charge"] = charge["id"]
     if card.decline is not None:
         pm = ctx.coll("payment_method").get(pm_id)
@@ -311,6 +299,7 @@ def create(ctx: "Ctx") -> Obj:
                              param="payment_method_types",
                              code="payment_intent_invalid_parameter")
     extra = extras(p)
+    card_options = _card_options(P.hash_(p, "payment_method_options"))
     pi = create_payment_intent(
         ctx, amount=amount or 0, currency=code, customer=ctx.customer(P.string(p, "customer")),
         description=P.string(p, "description", max_length=1000, nullable=True),
@@ -322,7 +311,7 @@ def create(ctx: "Ctx") -> Obj:
         statement_descriptor_suffix=P.string(p, "statement_descriptor_suffix", max_length=22),
         shipping=P.shipping(p),
         setup_future_usage=P.enum(p, "setup_future_usage", SETUP_FUTURE_USAGE),
-        transfer_group=P.string(p, "transfer_group"), extra=extra)
+        transfer_group=P.string(p, "transfer_group"), card_options=card_options, extra=extra)
     if apm is not None:
         pi["automatic_payment_methods"] = {
             "allow_redirects": apm.get("allow_redirects", "always"),
@@ -451,6 +440,103 @@ def cancel(ctx: "Ctx") -> Obj:
     return ctx.render(pi)
 
 
+def _card_option(pi: Obj, name: str) -> Any:
+    return ((pi.get("payment_method_options") or {}).get("card") or {}).get(name)
+
+
+def _card_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``payment_method_options[card][request_incremental_authorization]``, the card option
+    the emulator acts on (increment_authorization), checked before anything is made."""
+    card = (options or {}).get("card")
+    if not isinstance(card, dict) or "request_incremental_authorization" not in card:
+        return {}
+    return {"request_incremental_authorization": P.enum(
+        card, "request_incremental_authorization", ("if_available", "never"))}
+
+
+def _not_in(pi: Obj, action: str, statuses: tuple[str, ...]) -> errors.APIError:
+    return errors.invalid(
+        f"This PaymentIntent's {action} could not be performed because it has a status of "
+        f"{pi['status']}. Only a PaymentIntent with one of the following statuses may be "
+        f"used: {', '.join(statuses)}.", code="payment_intent_unexpected_state",
+        payment_intent=pi)
+
+
+def increment_authorization(ctx: "Ctx") -> Obj:
+    """Raise the authorized amount of an uncaptured card payment that allows it.
+
+    ``amount`` is the new total; the charge's ``amount`` and the PaymentIntent's ``amount`` and
+    ``amount_capturable`` follow (``charge.updated``, ``payment_intent.amount_capturable_updated``).
+    """
+    p = ctx.params
+    pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    amount = P.integer(p, "amount", required=True, minimum=1) or 0
+    if pi["status"] != "requires_capture":
+        raise _not_in(pi, "authorization", ("requires_capture",))
+    charge = ctx.get("charge", pi["latest_charge"])
+    incremental = charge["payment_method_details"]["card"]["incremental_authorization"]
+    if incremental.get("status") != "available":
+        raise errors.invalid(
+            "This PaymentIntent's authorization cannot be incremented: confirm it with "
+            "capture_method=manual and payment_method_options[card]"
+            "[request_incremental_authorization]=if_available.", param="amount",
+            payment_intent=pi)
+    if amount <= pi["amount"]:
+        raise errors.invalid(
+            f"The amount ({amount}) must be greater than the PaymentIntent's currently "
+            f"authorized amount ({pi['amount']}).", param="amount")
+    currencies.check_charge_amount(amount, pi["currency"])
+    changes: dict[str, Any] = {"amount": amount, "amount_capturable": amount}
+    if "metadata" in p:
+        changes["metadata"] = P.apply_metadata(pi["metadata"], p)
+    if "description" in p:
+        changes["description"] = P.string(p, "description", max_length=1000, nullable=True)
+    if "statement_descriptor" in p:
+        changes["statement_descriptor"] = P.string(p, "statement_descriptor", max_length=22)
+    card = dict(charge["payment_method_details"]["card"])
+    card["overcapture"] = dict(card["overcapture"], maximum_amount_capturable=amount)
+    objects.change(ctx, charge, {"amount": amount, "payment_method_details": dict(
+        charge["payment_method_details"], card=card)}, "charge.updated")
+    objects.change(ctx, pi, changes, "payment_intent.amount_capturable_updated")
+    return ctx.render(pi)
+
+
+def apply_customer_balance(ctx: "Ctx") -> Obj:
+    """Only PaymentIntents paid from a customer's cash balance take this; the emulator makes
+    card PaymentIntents only, so every one gets Stripe's refusal (with the state it is in)."""
+    p = ctx.params
+    pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    P.integer(p, "amount", minimum=1)
+    P.string(p, "currency")
+    allowed = ("requires_payment_method", "requires_action")
+    if pi["status"] not in allowed:
+        raise _not_in(pi, "customer balance application", allowed)
+    raise errors.invalid(
+        f"PaymentIntent {pi['id']} does not have customer_balance in its "
+        "payment_method_types; only customer_balance PaymentIntents can be funded from a "
+        "customer's cash balance (the emulator's PaymentIntents are card only).",
+        code="payment_intent_invalid_parameter", param="payment_method_types",
+        payment_intent=pi)
+
+
+def verify_microdeposits(ctx: "Ctx") -> Obj:
+    """Only us_bank_account / acss_debit PaymentIntents awaiting microdeposits take this; the
+    emulator's PaymentIntents are card only, so each gets Stripe's state refusal."""
+    p = ctx.params
+    pi = ctx.get(TYPE, ctx.path["id"], kind="payment_intent")
+    amounts = P.string_list(p, "amounts")
+    descriptor = P.string(p, "descriptor_code", max_length=6)
+    if amounts is None and descriptor is None:
+        raise errors.invalid("Provide either amounts (the two microdeposit amounts) or "
+                             "descriptor_code.", param="amounts", code="parameter_missing")
+    raise errors.invalid(
+        f"PaymentIntent {pi['id']} is not awaiting microdeposit verification (its status "
+        f"is {pi['status']}); only us_bank_account or acss_debit PaymentIntents with "
+        "next_action verify_with_microdeposits can be verified, and the emulator's "
+        "PaymentIntents are card only.", code="payment_intent_unexpected_state",
+        payment_intent=pi)
+
+
 def list_(ctx: "Ctx") -> Obj:
     p = ctx.params
     coll = ctx.coll(TYPE)
@@ -470,4 +556,12 @@ ROUTES = [
     Route("POST", "/v1/payment_intents/{id}/confirm", confirm, CONFIRM_PARAMS),
     Route("POST", "/v1/payment_intents/{id}/capture", capture, CAPTURE_PARAMS),
     Route("POST", "/v1/payment_intents/{id}/cancel", cancel, ("cancellation_reason",)),
+    Route("POST", "/v1/payment_intents/{id}/increment_authorization", increment_authorization,
+          ("amount", "application_fee_amount", "description", "metadata",
+           "statement_descriptor", "transfer_data", "hooks", "amount_details",
+           "payment_details")),
+    Route("POST", "/v1/payment_intents/{id}/apply_customer_balance", apply_customer_balance,
+          ("amount", "currency")),
+    Route("POST", "/v1/payment_intents/{id}/verify_microdeposits", verify_microdeposits,
+          ("amounts", "descriptor_code", "client_secret")),
 ]

@@ -295,6 +295,12 @@ def charge_refunds_retrieve(ctx: "Ctx") -> Obj:
     return ctx.render(refund)
 
 
+def charge_refunds_update(ctx: "Ctx") -> Obj:
+    """``POST /v1/charges/{charge}/refunds/{refund}``: the legacy form of a refund update."""
+    charge_refunds_retrieve(ctx)  # 404 unless the refund belongs to that charge
+    return update(ctx)
+
+
 def charge_refund(ctx: "Ctx") -> Obj:
     """``POST /v1/charges/{charge}/refund``: refunds and returns the charge."""
     refund = _create_from_params(ctx, ctx.path["charge"])
@@ -313,6 +319,7 @@ ROUTES = [
           ("amount", "reason", "metadata", "instructions_email", "refund_application_fee",
            "reverse_transfer")),
     Route("GET", "/v1/charges/{charge}/refunds/{id}", charge_refunds_retrieve),
+    Route("POST", "/v1/charges/{charge}/refunds/{id}", charge_refunds_update, ("metadata",)),
     Route("POST", "/v1/charges/{charge}/refund", charge_refund,
           ("amount", "reason", "metadata", "instructions_email", "refund_application_fee",
            "reverse_transfer", "payment_intent")),

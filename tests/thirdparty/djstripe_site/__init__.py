@@ -1,0 +1,1 @@
+"""A minimal Django site running dj-stripe against the emulator (tests/thirdparty)."""
