@@ -434,3 +434,15 @@ def cli_token(database_url: str, username: str, role: str, *, signed_in: bool = 
     finally:
         deps.close()
     return secret
+
+
+def cheap_password_hashing(monkeypatch) -> None:
+    """The same algorithm (argon2id) at test-sized cost, in this process only: suites that sign in
+    dozens of times stay fast, and CLI subprocesses still hash for real."""
+    from argon2 import PasswordHasher
+
+    from disputedesk.services import accounts
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from pydantic import SecretStr
 
 from disputedesk.config import Settings
@@ -21,7 +20,7 @@ from disputedesk.services import accounts
 from disputedesk.services.refunds.testing import pay, pump_events
 from disputedesk.store import inbox
 from disputedesk.store import mirror as repo
-from disputedesk.testing import ManualClock, run_server
+from disputedesk.testing import cheap_password_hashing, ManualClock, run_server
 from disputedesk.web.app import create_app
 from disputedesk.wiring import build_deps
 
@@ -55,9 +54,7 @@ def stack(tmp_path_factory):
     from disputedesk.store import make_engine, migrate
 
     with pytest.MonkeyPatch.context() as mp:
-        hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-        mp.setattr(accounts, "_hasher", hasher)
-        mp.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+        cheap_password_hashing(mp)
         tmp = tmp_path_factory.mktemp("e2e")
         url = f"sqlite:///{tmp / 'desk.db'}"
         engine = make_engine(url)

@@ -8,14 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 from disputedesk import embedded
 from disputedesk.config import Settings
 from disputedesk.services import accounts
 from disputedesk.services import sync as sync_service
 from disputedesk.services.jobs import ensure_periodic
-from disputedesk.testing import ManualClock, run_server
+from disputedesk.testing import cheap_password_hashing, ManualClock, run_server
 from disputedesk.web.app import create_app
 from disputedesk.wiring import build_deps
 from disputedesk.worker import Worker
@@ -34,9 +33,7 @@ def desk(tmp_path_factory):
     from disputedesk.store import make_engine, migrate
 
     with pytest.MonkeyPatch.context() as mp:
-        hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-        mp.setattr(accounts, "_hasher", hasher)
-        mp.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+        cheap_password_hashing(mp)
         tmp = tmp_path_factory.mktemp("reports-e2e")
         url = f"sqlite:///{tmp / 'desk.db'}"
         engine = make_engine(url)

@@ -6,7 +6,6 @@ import time
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from pydantic import SecretStr
 
 from disputedesk.config import Settings
@@ -14,7 +13,7 @@ from disputedesk.domain.bulk import read_result_csv
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.services import accounts
 from disputedesk.services.refunds.testing import pay, wait_for
-from disputedesk.testing import ManualClock, run_server
+from disputedesk.testing import cheap_password_hashing, ManualClock, run_server
 from disputedesk.web.app import create_app
 from disputedesk.wiring import build_deps
 
@@ -61,9 +60,7 @@ def api(desk, server):
 @pytest.fixture
 def person(desk, server, monkeypatch):
     """``person("alice", "approver")``: an API client signed in as that user by session."""
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    cheap_password_hashing(monkeypatch)
     clients = []
 
     def sign_in(username: str, role: str) -> httpx.Client:

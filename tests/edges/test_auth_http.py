@@ -7,9 +7,9 @@ import logging
 import re
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
+from disputedesk.testing import cheap_password_hashing
 from disputedesk.domain.permissions import ROLES
 from disputedesk.services import accounts
 from disputedesk.web import pages_auth
@@ -20,9 +20,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
 from disputedesk.cli.main import app
 from disputedesk.errors import Conflict, ValidationError
 from disputedesk.services import accounts
 from disputedesk.store import audit
-from disputedesk.testing import cli_token
+from disputedesk.testing import cheap_password_hashing, cli_token
 
 
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -15,7 +14,7 @@ from pydantic import SecretStr
 from disputedesk.config import Settings
 from disputedesk.domain.permissions import ROLES, allows
 from disputedesk.services import accounts
-from disputedesk.testing import FakeStripe, ManualClock
+from disputedesk.testing import cheap_password_hashing, FakeStripe, ManualClock
 from disputedesk.web.app import create_app
 from disputedesk.wiring import build_deps
 
@@ -73,9 +72,7 @@ def _concrete(path: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

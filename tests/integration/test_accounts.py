@@ -9,8 +9,8 @@ import itertools
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
+from disputedesk.testing import cheap_password_hashing
 from disputedesk.domain.permissions import (
     PERMISSIONS,
     ROLE_PERMISSIONS,
@@ -30,9 +30,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
     # Same algorithm (argon2id), test-sized cost: the lockout tests hash dozens of times.
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    cheap_password_hashing(monkeypatch)
 
 
 def _row(deps, table, *where):

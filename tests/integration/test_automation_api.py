@@ -4,11 +4,10 @@ decisions per object."""
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from disputedesk.services import accounts
-from disputedesk.testing import make_dispute, make_event
+from disputedesk.testing import cheap_password_hashing, make_dispute, make_event
 from disputedesk.web.app import create_app
 from disputedesk.worker import Worker
 from tests.contract.helpers import store_events
@@ -23,9 +22,7 @@ actions = [{ kind = "tag", tags = ["new"] }]
 
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

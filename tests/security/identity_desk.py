@@ -17,13 +17,12 @@ import time
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from pydantic import SecretStr
 
 from disputedesk.config import Settings
 from disputedesk.emulator.testing import running_emulator
 from disputedesk.services import accounts
-from disputedesk.testing import ManualClock, run_server
+from disputedesk.testing import cheap_password_hashing, ManualClock, run_server
 from disputedesk.web.app import create_app
 from disputedesk.wiring import build_deps
 
@@ -40,9 +39,7 @@ def emulator():
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
     """In this process only (the CLI subprocesses hash for real)."""
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("dummy"))
+    cheap_password_hashing(monkeypatch)
 
 
 def desk_settings(emulator, database_url, data_dir, **extra) -> Settings:
